@@ -1,0 +1,188 @@
+"""Build new TrOCR-architecture checkpoints from scratch.
+
+A character tokenizer, a line-shaped ViT encoder and a TrOCR decoder, saved as a normal Hugging
+Face checkpoint directory.
+
+Used to train legajo's own models from scratch and, with random weights, by the tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast, TrOCRProcessor, VisionEncoderDecoderModel
+
+logger = logging.getLogger(__name__)
+
+PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
+SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelShape:
+    """Size of a new TrOCR-architecture model.
+
+    Attributes:
+        image_height: Height lines are resized to.
+        image_width: Width lines are resized to.
+        patch_width: Width of the full-height column strips the encoder cuts the line into.
+        encoder_layers: Number of ViT layers.
+        decoder_layers: Number of TrOCR decoder layers.
+        hidden_size: Width of both encoder and decoder.
+        heads: Attention heads in encoder and decoder.
+        max_length: Longest reading, in tokens, including the start and end tokens.
+    """
+
+    image_height: int = 40
+    image_width: int = 1024
+    patch_width: int = 8
+    encoder_layers: int = 4
+    decoder_layers: int = 3
+    hidden_size: int = 256
+    heads: int = 4
+    max_length: int = 256
+
+
+def alphabet_of(texts: Iterable[str]) -> list[str]:
+    """Returns the sorted set of code points of `texts` in NFD, so combining marks stay separate.
+
+    Args:
+        texts: Training transcriptions.
+
+    Returns:
+        The distinct characters, without control characters.
+    """
+    chars = {c for text in texts for c in unicodedata.normalize("NFD", text)}
+    return sorted(c for c in chars if unicodedata.category(c) != "Cc")
+
+
+def build_char_tokenizer(alphabet: Iterable[str]) -> PreTrainedTokenizerFast:
+    """Builds a tokenizer with one token per Unicode code point of `alphabet`.
+
+    Text is normalised to NFD first, so a precomposed ``ñ`` and ``n`` + combining tilde read the
+    same and abbreviation marks (``q̃``, ``ꝑ``, ``⁊``, superscript letters) are their own tokens.
+
+    Args:
+        alphabet: The characters to know; anything else becomes ``<unk>``.
+
+    Returns:
+        A fast tokenizer that adds ``<s>`` … ``</s>`` around each text.
+    """
+    from tokenizers import (
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+    )
+    from transformers import PreTrainedTokenizerFast
+
+    chars = list(dict.fromkeys(unicodedata.normalize("NFD", "".join(alphabet))))
+    vocab = {token: i for i, token in enumerate([*SPECIAL_TOKENS, *chars])}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token=UNK))
+    tokenizer.normalizer = normalizers.NFD()
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"(?m:.)"), behavior="isolated")
+    tokenizer.decoder = decoders.Fuse()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{BOS} $A {EOS}", special_tokens=[(BOS, vocab[BOS]), (EOS, vocab[EOS])]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK
+    )
+
+
+def new_trocr_model(
+    tokenizer: PreTrainedTokenizerFast, shape: ModelShape | None = None, seed: int = 0
+) -> tuple[VisionEncoderDecoderModel, TrOCRProcessor]:
+    """Creates a randomly initialised TrOCR-architecture model and its processor.
+
+    Args:
+        tokenizer: The tokenizer (see `build_char_tokenizer`).
+        shape: Model size; the defaults give about 6.8 M parameters.
+        seed: Seed of the random initialisation.
+
+    Returns:
+        The model and a `TrOCRProcessor` that resizes lines to the model's input size.
+    """
+    import torch
+    from transformers import (
+        TrOCRConfig,
+        TrOCRProcessor,
+        VisionEncoderDecoderConfig,
+        VisionEncoderDecoderModel,
+        ViTConfig,
+    )
+    from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPil
+
+    shape = shape or ModelShape()
+    encoder = ViTConfig(
+        image_size=(shape.image_height, shape.image_width),
+        patch_size=(shape.image_height, shape.patch_width),
+        num_channels=3,
+        hidden_size=shape.hidden_size,
+        num_hidden_layers=shape.encoder_layers,
+        num_attention_heads=shape.heads,
+        intermediate_size=4 * shape.hidden_size,
+    )
+    decoder = TrOCRConfig(
+        vocab_size=len(tokenizer),
+        d_model=shape.hidden_size,
+        decoder_layers=shape.decoder_layers,
+        decoder_attention_heads=shape.heads,
+        decoder_ffn_dim=4 * shape.hidden_size,
+        max_position_embeddings=shape.max_length + 2,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.bos_token_id,
+        use_learned_position_embeddings=True,
+        layernorm_embedding=True,
+    )
+    config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
+    config.decoder_start_token_id = tokenizer.bos_token_id
+    config.pad_token_id = tokenizer.pad_token_id
+    config.eos_token_id = tokenizer.eos_token_id
+    torch.manual_seed(seed)
+    model = VisionEncoderDecoderModel(config=config)
+    generation = model.generation_config
+    generation.decoder_start_token_id = tokenizer.bos_token_id
+    generation.bos_token_id = tokenizer.bos_token_id
+    generation.pad_token_id = tokenizer.pad_token_id
+    generation.eos_token_id = tokenizer.eos_token_id
+    generation.max_length = shape.max_length
+    image_processor = ViTImageProcessorPil(
+        do_resize=True,
+        size={"height": shape.image_height, "width": shape.image_width},
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+    processor = TrOCRProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    logger.info("new TrOCR model with %d parameters", model.num_parameters())
+    return model, processor
+
+
+def save_checkpoint(
+    model: VisionEncoderDecoderModel, processor: TrOCRProcessor, directory: Path
+) -> Path:
+    """Saves model, tokenizer and processor as a Hugging Face checkpoint directory.
+
+    Args:
+        model: The model.
+        processor: Its processor.
+        directory: Where to write; created if missing.
+
+    Returns:
+        `directory`.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory)
+    processor.save_pretrained(directory)
+    return directory

@@ -1,0 +1,1 @@
+"""legajo indexer package (built by its own issue)."""

@@ -1,0 +1,1 @@
+"""legajo ui package (built by its own issue)."""
