@@ -25,6 +25,7 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m mypy
 
 # pytest's exit code 5 means no test ran: that is a failure here, not a pass.
 test: lint
