@@ -23,32 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from htr.synthetic import SyntheticLine, available_fonts, iou, render_line
 from htr.types import BBox
-from htr.word_boxes import word_boxes
+from htr.word_boxes import proportional_word_boxes, word_boxes
 
 Method = Callable[[np.ndarray, Sequence[str]], list[BBox]]
-
-
-def proportional_boxes(line_image: np.ndarray, words: Sequence[str]) -> list[BBox]:
-    """Naive baseline: Otsu ink extent, split in proportion to character counts (+1 per space)."""
-    n = len(words)
-    if n == 0:
-        return []
-    h, w = line_image.shape
-    _, binary = cv2.threshold(line_image, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    cols = np.flatnonzero(binary.any(axis=0))
-    x0, x1 = (int(cols[0]), int(cols[-1]) + 1) if len(cols) else (0, w)
-    lengths = np.array([len(word) for word in words], dtype=np.float64)
-    ends = np.cumsum(lengths + 1) - 1
-    total = ends[-1]
-    starts = ends - lengths
-    boxes: list[BBox] = []
-    for s, e in zip(starts, ends, strict=True):
-        bx0 = x0 + round((x1 - x0) * s / total)
-        bx1 = x0 + round((x1 - x0) * e / total)
-        rows = np.flatnonzero(binary[:, bx0:bx1].any(axis=1))
-        by0, by1 = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, h)
-        boxes.append((bx0, by0, bx1, by1))
-    return boxes
 
 
 def make_lines(count: int, seed: int) -> list[SyntheticLine]:
@@ -82,9 +59,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     lines = make_lines(args.lines, args.seed)
-    for method in (word_boxes, proportional_boxes):  # warm up
+    for method in (word_boxes, proportional_word_boxes):  # warm up
         method(lines[0].image, lines[0].words)
-    methods: dict[str, Method] = {"ours": word_boxes, "proportional": proportional_boxes}
+    methods: dict[str, Method] = {"ours": word_boxes, "proportional": proportional_word_boxes}
     results = {name: evaluate(method, lines) for name, method in methods.items()}
 
     shapes = np.array([line.image.shape for line in lines])

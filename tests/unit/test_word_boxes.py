@@ -4,38 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 import pytest
 
 from htr import synthetic
 from htr.synthetic import SyntheticLine, available_fonts, iou, random_words, render_line
 from htr.types import BBox
-from htr.word_boxes import word_boxes
+from htr.word_boxes import proportional_word_boxes, word_boxes
 
 # Measured on the 84 lines below (seed 7): ours 0.834 with the seven handwriting fonts and
 # 0.840 with the DejaVu fallback; the proportional baseline 0.51 and 0.55.
 MIN_MEAN_IOU = 0.78
 MIN_GAIN_OVER_BASELINE = 0.2
-
-
-def proportional_boxes(line_image: np.ndarray, words: Sequence[str]) -> list[BBox]:
-    """Naive baseline (as in bench/word_boxes.py): Otsu ink extent split by character counts."""
-    h, w = line_image.shape
-    _, binary = cv2.threshold(line_image, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
-    cols = np.flatnonzero(binary.any(axis=0))
-    x0, x1 = (int(cols[0]), int(cols[-1]) + 1) if len(cols) else (0, w)
-    lengths = np.array([len(word) for word in words], dtype=np.float64)
-    ends = np.cumsum(lengths + 1) - 1
-    starts = ends - lengths
-    boxes: list[BBox] = []
-    for s, e in zip(starts, ends, strict=True):
-        bx0 = x0 + round((x1 - x0) * s / ends[-1])
-        bx1 = x0 + round((x1 - x0) * e / ends[-1])
-        rows = np.flatnonzero(binary[:, bx0:bx1].any(axis=1))
-        by0, by1 = (int(rows[0]), int(rows[-1]) + 1) if len(rows) else (0, h)
-        boxes.append((bx0, by0, bx1, by1))
-    return boxes
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +53,7 @@ def test_fonts_available() -> None:
 
 def test_synthetic_lines_mean_iou(lines: list[SyntheticLine]) -> None:
     ours = mean_iou([word_boxes(line.image, line.words) for line in lines], lines)
-    baseline = mean_iou([proportional_boxes(line.image, line.words) for line in lines], lines)
+    baseline = mean_iou([proportional_word_boxes(line.image, line.words) for line in lines], lines)
     assert ours >= MIN_MEAN_IOU
     assert ours >= baseline + MIN_GAIN_OVER_BASELINE
 
@@ -98,7 +78,7 @@ def test_tight_spacing_still_beats_baseline() -> None:
     fonts = available_fonts()
     tight = [render_line(rng, fonts[i % len(fonts)], spacing=0.4) for i in range(21)]
     ours = mean_iou([word_boxes(line.image, line.words) for line in tight], tight)
-    baseline = mean_iou([proportional_boxes(line.image, line.words) for line in tight], tight)
+    baseline = mean_iou([proportional_word_boxes(line.image, line.words) for line in tight], tight)
     # Measured: 0.79 (handwriting fonts) and 0.82 (DejaVu); the baseline 0.48 and 0.55.
     assert ours >= 0.72
     assert ours > baseline + 0.2
