@@ -303,7 +303,7 @@ def _open_raster(path: Path, stream: IO[bytes], max_pixels: int) -> Image.Image:
     except _DECODE_ERRORS as error:
         raise _error(path, f"corrupt image header: {_describe(error)}") from error
     try:
-        _check_size(path, image, max_pixels, frame=None)
+        _check_size(path, image.size, max_pixels, frame=None)
     except ImageLoadError:
         image.close()
         raise
@@ -311,14 +311,16 @@ def _open_raster(path: Path, stream: IO[bytes], max_pixels: int) -> Image.Image:
     return image
 
 
-def _check_size(path: Path, image: Image.Image, max_pixels: int, frame: int | None) -> None:
-    width, height = image.size
+def _check_size(
+    path: Path, size: tuple[int, int], max_pixels: int, frame: int | None, what: str = "image"
+) -> None:
+    width, height = size
     if width <= 0 or height <= 0:
-        raise _error(path, f"image has no pixels ({width}x{height})", frame)
+        raise _error(path, f"{what} has no pixels ({width}x{height})", frame)
     if width * height > max_pixels:
         raise _error(
             path,
-            f"image too large: {width}x{height} = {width * height} pixels "
+            f"{what} too large: {width}x{height} = {width * height} pixels "
             f"exceeds the limit of {max_pixels} pixels",
             frame,
         )
@@ -341,7 +343,7 @@ def _seek_frames(path: Path, image: Image.Image, max_pixels: int) -> Iterator[in
             return
         except _DECODE_ERRORS as error:
             raise _error(path, f"corrupt frame header: {_describe(error)}", frame) from error
-        _check_size(path, image, max_pixels, frame)
+        _check_size(path, image.size, max_pixels, frame)
         yield frame
         frame += 1
 
@@ -470,15 +472,7 @@ def _render_pdf_page(
         page_width, page_height = page.get_size()
         width = math.ceil(page_width * scale)
         height = math.ceil(page_height * scale)
-        if width <= 0 or height <= 0:
-            raise _error(path, f"PDF page has no area ({page_width}x{page_height} pt)", index)
-        if width * height > max_pixels:
-            raise _error(
-                path,
-                f"PDF page too large at {pdf_dpi} dpi: {width}x{height} = {width * height} "
-                f"pixels exceeds the limit of {max_pixels} pixels",
-                index,
-            )
+        _check_size(path, (width, height), max_pixels, index, f"PDF page at {pdf_dpi} dpi")
         bitmap = page.render(scale=scale)
         try:
             rendered = bitmap.to_pil()

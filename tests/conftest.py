@@ -13,6 +13,14 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from htr.model_factory import (
+    ModelShape,
+    alphabet_of,
+    build_char_tokenizer,
+    new_trocr_model,
+    save_checkpoint,
+)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,14 +48,6 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from htr.model_factory import (
-        ModelShape,
-        alphabet_of,
-        build_char_tokenizer,
-        new_trocr_model,
-        save_checkpoint,
-    )
-
     tokenizer = build_char_tokenizer(alphabet_of(["abcdefghijklmnopqrstuvwxyz .,ñq̃ꝑ"]))
     shape = ModelShape(
         image_height=32,
@@ -65,14 +65,6 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def memorised_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
-
-    from htr.model_factory import (
-        ModelShape,
-        alphabet_of,
-        build_char_tokenizer,
-        new_trocr_model,
-        save_checkpoint,
-    )
 
     tokenizer = build_char_tokenizer(alphabet_of(MEMORISED_TEXTS))
     shape = ModelShape(
