@@ -17,6 +17,7 @@ from pathlib import Path
 
 from htr import __version__
 from htr.errors import LegajoError
+from htr.evaluate import add_eval_command
 from htr.recognizer import DEVICES, RecognizerSettings
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_transcribe_command(commands)
+    add_eval_command(commands)
     return parser
 
 
@@ -91,17 +93,20 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="TrOCR checkpoint directory or Hugging Face hub name (default: the bundled model)",
     )
     parser.add_argument(
-        "--beams", type=_positive, default=5, metavar="N", help="beam width (default 5)"
+        "--beams", type=positive_int, default=5, metavar="N", help="beam width (default 5)"
     )
     parser.add_argument(
         "--n-best",
-        type=_positive,
+        type=positive_int,
         default=5,
         metavar="N",
         help="alternative readings kept per line (default 5, at most --beams)",
     )
     parser.add_argument(
-        "--batch-size", type=_positive, metavar="N", help="lines per batch (default 16 CPU, 64 GPU)"
+        "--batch-size",
+        type=positive_int,
+        metavar="N",
+        help="lines per batch (default 16 CPU, 64 GPU)",
     )
     parser.add_argument("--device", choices=DEVICES, default="auto", help="default: auto")
 
@@ -120,7 +125,7 @@ def _run_transcribe(args: argparse.Namespace) -> int:
     from htr.pipeline import LayoutMode, PipelineSettings, transcribe_page
     from htr.recognizer import load_recognizer
 
-    _quiet_transformers()
+    quiet_transformers()
     try:
         recognizer = load_recognizer(args.model, recognizer_settings(args))
     except LegajoError as error:
@@ -167,7 +172,8 @@ def _print_text(image: str, frame: int, text: str) -> None:
         print(text)
 
 
-def _positive(value: str) -> int:
+def positive_int(value: str) -> int:
+    """Parses a command-line integer that must be at least 1."""
     number = int(value)
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
@@ -179,7 +185,7 @@ def _configure_logging(verbosity: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-def _quiet_transformers() -> None:
+def quiet_transformers() -> None:
     """Keeps transformers' own progress bars and notices off the terminal."""
     from transformers.utils import logging as hf_logging
 

@@ -7,6 +7,10 @@ calibrated and read as "right 9 times in 10" at 0.9. Tokens that carry only whit
 word separator of a character tokenizer) and the end token belong to no word. A token that
 spans two words (rare with BPE) counts for both.
 
+When a checkpoint carries a fitted calibration (`htr.calibration`), it is applied to each
+word's confidence here, so that a calibrated 0.9 means right 9 times in 10; the raw value is
+the probability above.
+
 A line's confidence is the mean of its word confidences: the expected share of its words that
 are read right. A line without words has confidence 0.
 """
@@ -14,7 +18,7 @@ are read right. A line without words has confidence 0.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 
@@ -52,7 +56,10 @@ def word_spans(text: str) -> list[tuple[int, int]]:
 
 
 def word_confidences(
-    text: str, token_spans: Sequence[tuple[int, int]], token_logprobs: Sequence[float]
+    text: str,
+    token_spans: Sequence[tuple[int, int]],
+    token_logprobs: Sequence[float],
+    calibrate: Callable[[float], float] | None = None,
 ) -> list[WordReading]:
     """Aggregates token log-probabilities into word confidences.
 
@@ -61,6 +68,7 @@ def word_confidences(
         token_spans: For each generated token, the (start, end) character span it produced in
             `text` (empty spans for special tokens).
         token_logprobs: For each generated token, its log-probability.
+        calibrate: A monotone map applied to each word's raw confidence, if any.
 
     Returns:
         The words of `text` in order, each with its confidence.
@@ -78,7 +86,10 @@ def word_confidences(
         for (t_start, t_end), logprob in zip(token_spans, token_logprobs, strict=True):
             if t_start < end and t_end > start:
                 total += logprob
-        words.append(WordReading(text[start:end], _probability(total), start, end))
+        confidence = _probability(total)
+        if calibrate is not None:
+            confidence = calibrate(confidence)
+        words.append(WordReading(text[start:end], confidence, start, end))
     return words
 
 

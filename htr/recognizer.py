@@ -49,6 +49,8 @@ class RecognizerSettings:
         batch_size: Lines per batch; None picks 16 on CPU and 64 on CUDA.
         device: ``"auto"`` uses CUDA when present, else the CPU.
         max_new_tokens: Longest reading in tokens; None uses the model's generation config.
+        calibrated: Apply the checkpoint's stored calibration (``calibration.json``) to word
+            confidences when it has one; False gives the raw model probabilities.
     """
 
     beams: int = 5
@@ -56,6 +58,7 @@ class RecognizerSettings:
     batch_size: int | None = None
     device: Device = "auto"
     max_new_tokens: int | None = None
+    calibrated: bool = True
 
     def __post_init__(self) -> None:
         if self.beams < 1:

@@ -4,18 +4,26 @@ Lines are sorted by width and read in batches under `torch.inference_mode`; beam
 the `n_best` finished hypotheses of each line, whose summed token log-probabilities are turned
 into probabilities normalised over that list. Token log-probabilities of the best reading come
 from `compute_transition_scores` and become word confidences in `htr.confidence`.
+
+Models whose encoder has a CTC head (legajo's line models, `htr.line_model`) are decoded
+jointly: the encoder runs once, the CTC head's greedy reading bounds the number of new tokens
+(`max_new_tokens`), and the decoder's n-best are rescored with ``CTC_WEIGHT`` times their CTC
+log-likelihood plus the rest times their decoder log-probability. Other checkpoints decode as
+plain beam search.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from htr import SOFTWARE
+from htr.calibration import Calibration, load_calibration
 from htr.confidence import (
     WordReading,
     line_confidence,
@@ -32,6 +40,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+CTC_WEIGHT = 0.5
+"""Weight of the CTC log-likelihood in joint rescoring (the decoder's gets the rest)."""
+CTC_LENGTH_FACTOR, CTC_LENGTH_MARGIN = 1.25, 8
+"""With a CTC head, at most ``factor * CTC greedy length + margin`` new tokens are generated."""
 CPU_BATCH_SIZE = 16
 CUDA_BATCH_SIZE = 64
 MIN_LINE_SIDE = 2
@@ -49,6 +61,7 @@ class TrOCRRecognizer:
         revision: str | None,
         settings: RecognizerSettings,
         device: torch.device,
+        calibration: Calibration | None = None,
     ) -> None:
         """Wraps a loaded model; use `TrOCRRecognizer.load` to load one by name or path."""
         self._model = model
@@ -57,6 +70,7 @@ class TrOCRRecognizer:
         self._revision = revision
         self._settings = settings
         self._device = device
+        self._calibration = calibration
         default_batch = CUDA_BATCH_SIZE if device.type == "cuda" else CPU_BATCH_SIZE
         self._batch_size = settings.batch_size or default_batch
 
@@ -98,8 +112,9 @@ class TrOCRRecognizer:
         revision = getattr(model.config, "_commit_hash", None)
         if revision is None and local.exists():
             revision = _weights_digest(local)
+        calibration = load_calibration(local) if local.exists() and settings.calibrated else None
         logger.info("loaded %s (revision %s) on %s", model_id, revision, device)
-        return cls(model, processor, model_id, revision, settings, device)
+        return cls(model, processor, model_id, revision, settings, device, calibration)
 
     @property
     def model_id(self) -> str:
@@ -125,6 +140,7 @@ class TrOCRRecognizer:
                 "batch_size": self._batch_size,
                 "device": self._device.type,
                 "max_new_tokens": s.max_new_tokens,
+                "calibration": self._calibration.describe() if self._calibration else None,
             },
         )
 
@@ -171,7 +187,18 @@ class TrOCRRecognizer:
         }
         if self._settings.max_new_tokens is not None:
             options["max_new_tokens"] = self._settings.max_new_tokens
-        output = model.generate(pixels, **options)
+        ctc_log_probs = None
+        if _has_ctc_head(model):
+            encoded = model.encoder(pixel_values=pixels)
+            ctc_log_probs = encoded.ctc_logits.float().log_softmax(dim=-1)
+            longest = max(len(t) for t in _ctc_greedy_ids(ctc_log_probs, _ctc_blank(model)))
+            bound = math.ceil(CTC_LENGTH_FACTOR * longest) + CTC_LENGTH_MARGIN
+            # `max_length` counts the start token; setting it (not `max_new_tokens`) avoids
+            # transformers' warning about the generation config's own `max_length`.
+            options["max_length"] = 1 + min(bound, options.pop("max_new_tokens", bound))
+            output = model.generate(encoder_outputs=encoded, **options)
+        else:
+            output = model.generate(pixels, **options)
         # Beam search stores log-softmaxed scores; greedy search stores raw logits.
         scores = model.compute_transition_scores(
             output.sequences,
@@ -181,22 +208,38 @@ class TrOCRRecognizer:
         )
         sequences = output.sequences[:, 1:].tolist()
         logprobs = scores.float().tolist()
+        totals: list[float] | None = None
+        if ctc_log_probs is not None:
+            totals = _joint_scores(
+                model, self._processor.tokenizer, sequences, logprobs, ctc_log_probs, n_return
+            )
         return [
             self._reading(
                 sequences[j * n_return : (j + 1) * n_return],
                 logprobs[j * n_return : (j + 1) * n_return],
+                totals[j * n_return : (j + 1) * n_return] if totals is not None else None,
             )
             for j in range(len(images))
         ]
 
-    def _reading(self, sequences: list[list[int]], logprobs: list[list[float]]) -> LineReading:
-        """Builds one line's reading from its returned hypotheses."""
+    def _reading(
+        self,
+        sequences: list[list[int]],
+        logprobs: list[list[float]],
+        totals: list[float] | None = None,
+    ) -> LineReading:
+        """Builds one line's reading from its returned hypotheses.
+
+        `totals` replaces the hypotheses' summed token log-probabilities as their scores
+        (joint CTC/attention scores); word confidences still come from the token scores.
+        """
         tokenizer = self._processor.tokenizer
         hypotheses = []
-        for ids, scores in zip(sequences, logprobs, strict=True):
+        for k, (ids, scores) in enumerate(zip(sequences, logprobs, strict=True)):
             ids, scores = _until_end(ids, scores, tokenizer.eos_token_id)
             text = tokenizer.decode(ids, skip_special_tokens=True).strip()
-            hypotheses.append((text, sum(scores), ids, scores))
+            total = totals[k] if totals is not None else sum(scores)
+            hypotheses.append((text, total, ids, scores))
         probs = normalised_probabilities([h[1] for h in hypotheses])
         by_text: dict[str, float] = {}
         for (text, *_), prob in zip(hypotheses, probs, strict=True):
@@ -207,11 +250,88 @@ class TrOCRRecognizer:
         )
         best_text = alternatives[0].text
         _, _, ids, scores = max((h for h in hypotheses if h[0] == best_text), key=lambda h: h[1])
-        words = _words(tokenizer, ids, scores)
+        calibrate = self._calibration.apply if self._calibration else None
+        words = _words(tokenizer, ids, scores, calibrate)
         return LineReading(best_text, line_confidence(words), tuple(words), alternatives)
 
 
-def _words(tokenizer: Any, ids: list[int], scores: list[float]) -> list[WordReading]:
+def _has_ctc_head(model: Any) -> bool:
+    """Whether the model's encoder returns CTC logits (legajo's line encoder with a head)."""
+    config = getattr(getattr(model, "encoder", None), "config", None)
+    return bool(getattr(config, "ctc_vocab_size", 0))
+
+
+def _ctc_blank(model: Any) -> int:
+    return int(getattr(model.encoder.config, "ctc_blank_id", 0))
+
+
+def _ctc_greedy_ids(log_probs: torch.Tensor, blank: int) -> list[list[int]]:
+    """Best path of each line: argmax per step, repeats merged, blanks dropped."""
+    best = log_probs.argmax(dim=-1).tolist()
+    readings = []
+    for path in best:
+        ids, previous = [], None
+        for token in path:
+            if token != previous and token != blank:
+                ids.append(token)
+            previous = token
+        readings.append(ids)
+    return readings
+
+
+def ctc_greedy_texts(encoded: Any, model: Any, processor: Any) -> list[str]:
+    """The CTC head's greedy readings of an encoded batch (for diagnostics and training)."""
+    log_probs = encoded.ctc_logits.float().log_softmax(dim=-1)
+    tokenizer = processor.tokenizer
+    return [
+        tokenizer.decode(ids, skip_special_tokens=True).strip()
+        for ids in _ctc_greedy_ids(log_probs, _ctc_blank(model))
+    ]
+
+
+def _joint_scores(
+    model: Any,
+    tokenizer: Any,
+    sequences: list[list[int]],
+    logprobs: list[list[float]],
+    ctc_log_probs: torch.Tensor,
+    n_return: int,
+) -> list[float]:
+    """Joint score of each hypothesis: CTC_WEIGHT * CTC log-likelihood + rest * decoder's."""
+    import torch
+    import torch.nn.functional as functional
+
+    special = set(tokenizer.all_special_ids)
+    targets, attention = [], []
+    for ids, scores in zip(sequences, logprobs, strict=True):
+        ids, scores = _until_end(ids, scores, tokenizer.eos_token_id)
+        targets.append([t for t in ids if t not in special])
+        attention.append(sum(scores))
+    lines = torch.arange(len(sequences)) // n_return
+    log_probs = ctc_log_probs[lines].transpose(0, 1)  # (steps, hypotheses, vocabulary)
+    steps = log_probs.shape[0]
+    flat = torch.tensor([t for target in targets for t in target], dtype=torch.long)
+    ctc = -functional.ctc_loss(
+        log_probs,
+        flat.to(log_probs.device),
+        torch.full((len(targets),), steps, dtype=torch.long),
+        torch.tensor([len(t) for t in targets], dtype=torch.long),
+        blank=_ctc_blank(model),
+        reduction="none",
+        zero_infinity=False,
+    )
+    likelihoods = torch.nan_to_num(ctc.float(), nan=-1e4, neginf=-1e4).clamp(min=-1e4).tolist()
+    return [
+        CTC_WEIGHT * c + (1 - CTC_WEIGHT) * a for c, a in zip(likelihoods, attention, strict=True)
+    ]
+
+
+def _words(
+    tokenizer: Any,
+    ids: list[int],
+    scores: list[float],
+    calibrate: Callable[[float], float] | None = None,
+) -> list[WordReading]:
     """Maps tokens to the characters they produced, then to words with confidences."""
     spans: list[tuple[int, int]] = []
     previous = ""
@@ -223,7 +343,7 @@ def _words(tokenizer: Any, ids: list[int], scores: list[float]) -> list[WordRead
     lead = len(previous) - len(previous.lstrip())
     text = previous.strip()
     shifted = [(max(0, a - lead), max(0, b - lead)) for a, b in spans]
-    return word_confidences(text, shifted, scores)
+    return word_confidences(text, shifted, scores, calibrate)
 
 
 def _common_prefix_length(a: str, b: str) -> int:
@@ -272,6 +392,8 @@ def _looks_like_path(name: str) -> bool:
 
 def _load_model_and_processor(source: str, local_only: bool) -> tuple[Any, Any]:
     from transformers import AutoProcessor, VisionEncoderDecoderModel
+
+    import htr.line_model  # noqa: F401  (registers legajo's line encoder with the Auto classes)
 
     where = "directory" if local_only else "hub name"
     try:

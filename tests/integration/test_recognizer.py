@@ -160,3 +160,25 @@ def test_word_confidences_with_a_byte_level_bpe_tokenizer() -> None:
         pieces = math.log(word.confidence) / logprob
         assert pieces == pytest.approx(round(pieces)) and round(pieces) >= 1
     assert sum(round(math.log(w.confidence) / logprob) for w in words) == len(ids) - 1
+
+
+def test_stored_calibration_is_applied_unless_raw_is_asked_for(
+    memorised_checkpoint: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from htr.calibration import Calibration, save_calibration
+
+    model_dir = tmp_path / "calibrated"
+    shutil.copytree(memorised_checkpoint, model_dir)
+    calibration = Calibration("temperature", temperature=3.0)
+    save_calibration(model_dir, calibration)
+    image = [render_line("sepan quantos esta carta")]
+    (raw,) = load_recognizer(model_dir, RecognizerSettings(calibrated=False)).recognize(image)
+    calibrated_recognizer = load_recognizer(model_dir, RecognizerSettings())
+    (calibrated,) = calibrated_recognizer.recognize(image)
+    assert calibrated.text == raw.text
+    for raw_word, word in zip(raw.words, calibrated.words, strict=True):
+        assert word.confidence == pytest.approx(calibration.apply(raw_word.confidence))
+        assert word.confidence < raw_word.confidence  # T > 1 softens confident words
+    assert calibrated_recognizer.processing_step().settings["calibration"]

@@ -1,0 +1,555 @@
+"""Calibration of word confidences: fit on a validation set, store with the model, apply.
+
+A word confidence (`htr.confidence`) is the model's probability that the word is read exactly
+right. Models are rarely honest about it (usually overconfident), so legajo fits a monotone map
+from raw to calibrated confidence on (raw confidence, word right?) pairs from an evaluation
+(`htr.evaluate`) and stores it next to the weights as ``calibration.json``. Three methods:
+
+- ``temperature`` (the default): ``calibrated = sigmoid(logit(p) / T)``, temperature scaling
+  of the log-odds. One parameter, fitted by minimising the negative log-likelihood (NLL) of the
+  outcomes with a golden-section search over ``log T``. ``T > 1`` pulls confidences towards
+  0.5 (a cure for overconfidence), ``T < 1`` pushes them out, ``T = 1`` is the identity.
+  Log-odds rather than ``p ** (1/T)`` because the power form cannot lower a confidence near
+  1.0 much, and wrongly read words at 0.99 are exactly what overconfidence looks like.
+- ``platt``: ``sigmoid(a * logit(p) + b)`` with ``a > 0`` (Platt scaling: temperature plus a
+  shift), fitted by Newton's method on the NLL. Useful when a model is overconfident on
+  some words and underconfident on others.
+- ``isotonic``: the pool-adjacent-violators fit of accuracy against confidence, interpolated
+  linearly between the pooled blocks. Most flexible; needs more data; not strictly
+  increasing (ties within a block).
+
+Every `Calibration.apply` maps [0, 1] into [0, 1] and never reverses the order of two
+confidences: temperature and Platt scaling are strictly increasing (up to float rounding),
+isotonic maps are non-decreasing. 0 and 1 stay 0 and 1 under temperature and Platt scaling.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast, get_args
+
+import numpy as np
+import numpy.typing as npt
+
+from htr.errors import LegajoError
+from htr.metrics import DEFAULT_BINS, expected_calibration_error
+
+logger = logging.getLogger(__name__)
+
+CalibrationMethod = Literal["identity", "temperature", "platt", "isotonic"]
+METHODS: tuple[CalibrationMethod, ...] = get_args(CalibrationMethod)
+FITTED_METHODS: tuple[CalibrationMethod, ...] = ("temperature", "platt", "isotonic")
+CALIBRATION_FILE = "calibration.json"
+"""Name of the calibration file in a checkpoint directory."""
+FORMAT_VERSION = 1
+
+TEMPERATURE_RANGE = (0.01, 100.0)
+"""Temperatures the fit may choose from; the ends are reached only by degenerate data."""
+_EPSILON = 1e-12
+"""Outcome probabilities are kept this far from 0 and 1 in the NLL, so it stays finite."""
+
+
+class CalibrationError(LegajoError):
+    """A calibration cannot be fitted, read or written (the message says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """A monotone map from raw word confidence to calibrated word confidence.
+
+    Attributes:
+        method: Which map: ``identity``, ``temperature``, ``platt`` or ``isotonic``.
+        temperature: ``T`` of temperature scaling (1 for other methods).
+        slope: ``a`` of Platt scaling (1 otherwise).
+        bias: ``b`` of Platt scaling (0 otherwise).
+        knots_x: Isotonic map: raw confidences of the pooled blocks, increasing.
+        knots_y: Isotonic map: calibrated confidences at `knots_x`, non-decreasing.
+        fit: What the calibration was fitted on and how well it did (words, ECE and NLL
+            before and after, bins, source); free-form, informational.
+    """
+
+    method: CalibrationMethod
+    temperature: float = 1.0
+    slope: float = 1.0
+    bias: float = 0.0
+    knots_x: tuple[float, ...] = ()
+    knots_y: tuple[float, ...] = ()
+    fit: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise CalibrationError(
+                f"unknown calibration method {self.method!r}; known: {', '.join(METHODS)}"
+            )
+        numbers = (self.temperature, self.slope, self.bias, *self.knots_x, *self.knots_y)
+        if not all(math.isfinite(v) for v in numbers):
+            raise CalibrationError("calibration parameters must be finite numbers")
+        if self.temperature <= 0 or self.slope <= 0:
+            raise CalibrationError(
+                f"temperature and slope must be positive (got {self.temperature}, {self.slope})"
+            )
+        if self.method == "isotonic":
+            xs, ys = self.knots_x, self.knots_y
+            if not xs or len(xs) != len(ys):
+                raise CalibrationError("an isotonic calibration needs as many x as y knots")
+            if any(b <= a for a, b in itertools.pairwise(xs)):
+                raise CalibrationError("isotonic knots_x must be strictly increasing")
+            if any(b < a for a, b in itertools.pairwise(ys)):
+                raise CalibrationError("isotonic knots_y must be non-decreasing")
+            if not all(0.0 <= v <= 1.0 for v in (*xs, *ys)):
+                raise CalibrationError("isotonic knots must lie in [0, 1]")
+
+    def apply(self, p: float) -> float:
+        """Returns the calibrated confidence of a raw confidence `p` (clipped to [0, 1])."""
+        return float(self.apply_many(np.array([p], dtype=np.float64))[0])
+
+    def apply_many(self, p: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Returns the calibrated confidences of an array of raw confidences."""
+        values = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+        if self.method == "identity":
+            return values
+        if self.method == "isotonic":
+            return np.interp(values, self.knots_x, self.knots_y)
+        slope = 1.0 / self.temperature if self.method == "temperature" else self.slope
+        bias = 0.0 if self.method == "temperature" else self.bias
+        with np.errstate(divide="ignore"):
+            result = _sigmoid(slope * _logit(values) + bias)
+        # The limits at the ends, exactly (logit is infinite there).
+        result[values == 0.0] = 0.0
+        result[values == 1.0] = 1.0
+        return result
+
+    def describe(self) -> str:
+        """Returns a short human-readable description, e.g. ``temperature T=1.73``."""
+        if self.method == "temperature":
+            return f"temperature T={self.temperature:.4g}"
+        if self.method == "platt":
+            return f"platt a={self.slope:.4g} b={self.bias:.4g}"
+        if self.method == "isotonic":
+            return f"isotonic ({len(self.knots_x)} knots)"
+        return "identity"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the calibration as the JSON-ready content of ``calibration.json``."""
+        parameters: dict[str, Any] = {}
+        if self.method == "temperature":
+            parameters = {"temperature": self.temperature}
+        elif self.method == "platt":
+            parameters = {"slope": self.slope, "bias": self.bias}
+        elif self.method == "isotonic":
+            parameters = {"knots_x": list(self.knots_x), "knots_y": list(self.knots_y)}
+        return {
+            "format_version": FORMAT_VERSION,
+            "method": self.method,
+            "parameters": parameters,
+            "fit": dict(self.fit),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Calibration:
+        """Builds a calibration from `to_dict` output.
+
+        Raises:
+            CalibrationError: Unknown keys, an unknown version or method, or bad parameters.
+        """
+        unknown = set(data) - {"format_version", "method", "parameters", "fit"}
+        if unknown:
+            raise CalibrationError(f"unknown keys in calibration: {', '.join(sorted(unknown))}")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise CalibrationError(
+                f"calibration format_version {data.get('format_version')!r} is not {FORMAT_VERSION}"
+            )
+        method = data.get("method")
+        if method not in METHODS:
+            raise CalibrationError(
+                f"unknown calibration method {method!r}; known: {', '.join(METHODS)}"
+            )
+        parameters = data.get("parameters") or {}
+        expected = {
+            "identity": set(),
+            "temperature": {"temperature"},
+            "platt": {"slope", "bias"},
+            "isotonic": {"knots_x", "knots_y"},
+        }[method]
+        if not isinstance(parameters, Mapping) or set(parameters) != expected:
+            raise CalibrationError(
+                f"a {method} calibration needs the parameters {sorted(expected)}, "
+                f"not {sorted(parameters) if isinstance(parameters, Mapping) else parameters!r}"
+            )
+        fit = data.get("fit") or {}
+        if not isinstance(fit, Mapping):
+            raise CalibrationError("calibration 'fit' must be an object")
+        try:
+            return cls(
+                method=cast(CalibrationMethod, method),
+                temperature=float(parameters.get("temperature", 1.0)),
+                slope=float(parameters.get("slope", 1.0)),
+                bias=float(parameters.get("bias", 0.0)),
+                knots_x=tuple(float(v) for v in parameters.get("knots_x", ())),
+                knots_y=tuple(float(v) for v in parameters.get("knots_y", ())),
+                fit=dict(fit),
+            )
+        except (TypeError, ValueError) as error:
+            raise CalibrationError(f"bad calibration parameters: {error}") from error
+
+
+IDENTITY = Calibration("identity")
+"""The calibration that changes nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationFit:
+    """The outcome of `fit_and_save_calibration`.
+
+    Attributes:
+        calibration: The fitted calibration.
+        path: Where it was written.
+        words: How many (confidence, outcome) pairs it was fitted on.
+        ece_before: ECE of the raw confidences on those pairs.
+        ece_after: ECE of the calibrated confidences on the same pairs (in-sample).
+    """
+
+    calibration: Calibration
+    path: Path
+    words: int
+    ece_before: float
+    ece_after: float
+
+
+def fit_calibration(
+    confidences: Sequence[float],
+    correct: Sequence[bool],
+    *,
+    method: CalibrationMethod = "temperature",
+    bins: int = DEFAULT_BINS,
+    source: str | None = None,
+) -> Calibration:
+    """Fits a calibration of word confidences to observed outcomes.
+
+    Args:
+        confidences: Raw word confidences in [0, 1].
+        correct: For each, whether the word was read right.
+        method: ``temperature``, ``platt``, ``isotonic`` (or ``identity``, which fits nothing).
+        bins: Bins of the ECE recorded in `Calibration.fit`.
+        source: What the pairs come from (e.g. the evaluated folders), recorded in the fit.
+
+    Returns:
+        The calibration, with the ECE and NLL before and after (in-sample) in its `fit`.
+
+    Raises:
+        CalibrationError: No pairs, sequences of different lengths, or an unknown method.
+    """
+    if len(confidences) != len(correct):
+        raise CalibrationError(f"{len(confidences)} confidences but {len(correct)} outcomes")
+    if not confidences:
+        raise CalibrationError("no words to fit a calibration on")
+    if method not in METHODS:
+        raise CalibrationError(f"unknown calibration method {method!r}; known: {METHODS}")
+    p = np.clip(np.asarray(confidences, dtype=np.float64), 0.0, 1.0)
+    y = np.asarray(correct, dtype=np.float64)
+    if method == "temperature":
+        fitted = Calibration("temperature", temperature=_fit_temperature(p, y))
+    elif method == "platt":
+        slope, bias = _fit_platt(p, y)
+        fitted = Calibration("platt", slope=slope, bias=bias)
+    elif method == "isotonic":
+        xs, ys = _fit_isotonic(p, y)
+        fitted = Calibration("isotonic", knots_x=xs, knots_y=ys)
+    else:
+        fitted = IDENTITY
+    after = fitted.apply_many(p)
+    fit: dict[str, Any] = {
+        "words": len(p),
+        "accuracy": float(y.mean()),
+        "bins": bins,
+        "ece_before": expected_calibration_error(p.tolist(), correct, bins),
+        "ece_after": expected_calibration_error(after.tolist(), correct, bins),
+        "nll_before": _nll(p, y),
+        "nll_after": _nll(after, y),
+    }
+    if source is not None:
+        fit["source"] = source
+    logger.info(
+        "fitted %s on %d words: ECE %.4f -> %.4f",
+        fitted.describe(),
+        len(p),
+        fit["ece_before"],
+        fit["ece_after"],
+    )
+    return Calibration(
+        fitted.method,
+        temperature=fitted.temperature,
+        slope=fitted.slope,
+        bias=fitted.bias,
+        knots_x=fitted.knots_x,
+        knots_y=fitted.knots_y,
+        fit=fit,
+    )
+
+
+def save_calibration(directory: Path, calibration: Calibration) -> Path:
+    """Writes ``calibration.json`` into a checkpoint directory, atomically.
+
+    Args:
+        directory: The checkpoint directory (must exist).
+        calibration: What to write.
+
+    Returns:
+        The path of the written file.
+
+    Raises:
+        CalibrationError: The directory does not exist or cannot be written.
+    """
+    if not directory.is_dir():
+        raise CalibrationError(f"{directory}: not a directory; cannot save the calibration")
+    path = directory / CALIBRATION_FILE
+    text = json.dumps(calibration.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    try:
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".calibration-", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as error:
+        raise CalibrationError(f"{path}: cannot write the calibration: {error}") from error
+    logger.info("wrote %s (%s)", path, calibration.describe())
+    return path
+
+
+def load_calibration(directory: Path) -> Calibration | None:
+    """Reads the ``calibration.json`` of a checkpoint directory.
+
+    Args:
+        directory: The checkpoint directory.
+
+    Returns:
+        The calibration, or None when the directory has no calibration file.
+
+    Raises:
+        CalibrationError: The file exists but cannot be read or is not a valid calibration.
+    """
+    path = directory / CALIBRATION_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CalibrationError(f"{path}: cannot read the calibration: {error}") from error
+    if not isinstance(data, dict):
+        raise CalibrationError(f"{path}: a calibration must be a JSON object")
+    try:
+        return Calibration.from_dict(data)
+    except CalibrationError as error:
+        raise CalibrationError(f"{path}: {error}") from error
+
+
+def local_model_directory(model: str | Path) -> Path:
+    """Returns `model` as a local checkpoint directory, for writing a calibration into it.
+
+    Args:
+        model: What ``--model`` named.
+
+    Returns:
+        The directory.
+
+    Raises:
+        CalibrationError: `model` is not a local directory with a ``config.json`` (for
+            example a Hugging Face hub name).
+    """
+    directory = Path(model).expanduser()
+    if not (directory / "config.json").is_file():
+        raise CalibrationError(
+            f"{model!s}: a calibration is stored in the model's directory, and this is not a "
+            "local model directory (no config.json); copy the checkpoint to a folder and "
+            "pass that folder with --model"
+        )
+    return directory
+
+
+def fit_and_save_calibration(
+    confidences: Sequence[float],
+    correct: Sequence[bool],
+    model: str | Path,
+    *,
+    method: CalibrationMethod = "temperature",
+    bins: int = DEFAULT_BINS,
+    source: str | None = None,
+) -> CalibrationFit:
+    """Fits a calibration on evaluated words and writes it into the model's directory.
+
+    This is what ``legajo eval --fit-calibration`` does with the words of its evaluation. The
+    ECE after is measured on the same words (in-sample): evaluate on other pages for an
+    honest figure.
+
+    Args:
+        confidences: Raw word confidences.
+        correct: For each, whether the word was read right.
+        model: The local checkpoint directory to write ``calibration.json`` into.
+        method: See `fit_calibration`.
+        bins: Bins of the ECE.
+        source: What the pairs come from, recorded in the file.
+
+    Returns:
+        The calibration, where it was written, and the ECE before and after.
+
+    Raises:
+        CalibrationError: `model` is not a local directory, there are no words, or the file
+            cannot be written.
+    """
+    directory = local_model_directory(model)
+    calibration = fit_calibration(confidences, correct, method=method, bins=bins, source=source)
+    path = save_calibration(directory, calibration)
+    return CalibrationFit(
+        calibration=calibration,
+        path=path,
+        words=len(confidences),
+        ece_before=float(calibration.fit["ece_before"]),
+        ece_after=float(calibration.fit["ece_after"]),
+    )
+
+
+def _logit(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return np.log(p) - np.log1p(-p)
+
+
+def _sigmoid(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    out = np.empty_like(z)
+    positive = z >= 0
+    out[positive] = 1.0 / (1.0 + np.exp(-z[positive]))
+    exp_z = np.exp(z[~positive])
+    out[~positive] = exp_z / (1.0 + exp_z)
+    return out
+
+
+def _nll(p: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> float:
+    """Mean negative log-likelihood of outcomes `y` under probabilities `p`."""
+    q = np.clip(p, _EPSILON, 1.0 - _EPSILON)
+    return float(-np.mean(y * np.log(q) + (1.0 - y) * np.log1p(-q)))
+
+
+def _clipped_logits(p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Log-odds of `p`, with 0 and 1 moved in by `_EPSILON` so the fit sees finite values."""
+    return _logit(np.clip(p, _EPSILON, 1.0 - _EPSILON))
+
+
+def _fit_temperature(p: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> float:
+    """Returns the T in `TEMPERATURE_RANGE` with the least NLL, by golden-section search.
+
+    The NLL is convex in 1/T (a logistic regression without intercept), hence unimodal in
+    log T, so the search finds the optimum.
+    """
+    z = _clipped_logits(p)
+
+    def nll(log_t: float) -> float:
+        return _nll(_sigmoid(z / math.exp(log_t)), y)
+
+    low, high = (math.log(t) for t in TEMPERATURE_RANGE)
+    ratio = (math.sqrt(5.0) - 1.0) / 2.0
+    a, b = low + (1 - ratio) * (high - low), low + ratio * (high - low)
+    fa, fb = nll(a), nll(b)
+    while high - low > 1e-6:
+        if fa <= fb:
+            high, b, fb = b, a, fa
+            a = low + (1 - ratio) * (high - low)
+            fa = nll(a)
+        else:
+            low, a, fa = a, b, fb
+            b = low + ratio * (high - low)
+            fb = nll(b)
+    temperature = math.exp((low + high) / 2.0)
+    if not TEMPERATURE_RANGE[0] * 1.01 < temperature < TEMPERATURE_RANGE[1] / 1.01:
+        logger.warning(
+            "the fitted temperature %.3g is at the end of its range: the data are degenerate "
+            "(e.g. all words right or all wrong)",
+            temperature,
+        )
+    return temperature
+
+
+def _fit_platt(p: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> tuple[float, float]:
+    """Returns (a, b) of ``sigmoid(a * logit(p) + b)`` with the least NLL (Newton's method).
+
+    A tiny ridge penalty keeps the Newton steps defined on separable data; a slope that comes
+    out non-positive (outcomes unrelated or opposed to confidence) falls back to temperature
+    scaling, which keeps the map increasing.
+    """
+    z = _clipped_logits(p)
+    features = np.stack([z, np.ones_like(z)], axis=1)
+    ridge = 1e-6 * len(z)
+
+    def objective(w: npt.NDArray[np.float64]) -> float:
+        return len(z) * _nll(_sigmoid(features @ w), y) + 0.5 * ridge * float(w @ w)
+
+    weights = np.array([1.0, 0.0])
+    current = objective(weights)
+    for _ in range(100):
+        q = _sigmoid(features @ weights)
+        gradient = features.T @ (q - y) + ridge * weights
+        hessian = (features.T * (q * (1.0 - q))) @ features + ridge * np.eye(2)
+        step = np.linalg.solve(hessian, gradient)
+        # Damped Newton: halve the step until the objective does not rise.
+        for _ in range(40):
+            candidate = weights - step
+            value = objective(candidate)
+            if value <= current:
+                break
+            step = step / 2.0
+        else:
+            break
+        weights, converged = candidate, current - value < 1e-12 * max(1.0, abs(current))
+        current = value
+        if converged:
+            break
+    slope, bias = float(weights[0]), float(weights[1])
+    if not (math.isfinite(slope) and math.isfinite(bias)) or slope <= 1e-6:
+        logger.warning(
+            "Platt scaling found no increasing map (slope %.3g); using temperature", slope
+        )
+        return 1.0 / _fit_temperature(p, y), 0.0
+    return slope, bias
+
+
+def _fit_isotonic(
+    p: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Pool-adjacent-violators: the non-decreasing step fit of `y` against `p`.
+
+    Returns:
+        The knots: each pooled block's mean confidence and its accuracy, with blocks of
+        equal mean confidence merged so the x knots increase strictly.
+    """
+    order = np.argsort(p, kind="stable")
+    xs_sorted, ys_sorted = p[order], y[order]
+    # Items with the same confidence start as one block.
+    blocks: list[list[float]] = []  # [sum_x, sum_y, count]
+    for x, outcome in zip(xs_sorted.tolist(), ys_sorted.tolist(), strict=True):
+        if blocks and blocks[-1][0] / blocks[-1][2] == x:
+            blocks[-1][0] += x
+            blocks[-1][1] += outcome
+            blocks[-1][2] += 1
+        else:
+            blocks.append([x, outcome, 1.0])
+        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
+            last = blocks.pop()
+            for k in range(3):
+                blocks[-1][k] += last[k]
+    knots_x: list[float] = []
+    knots_y: list[float] = []
+    for sum_x, sum_y, count in blocks:
+        x, value = sum_x / count, sum_y / count
+        if knots_x and x <= knots_x[-1]:
+            continue  # rounding made two block means equal; the later (higher) y is dropped
+        knots_x.append(x)
+        knots_y.append(value)
+    return tuple(knots_x), tuple(knots_y)
