@@ -71,26 +71,42 @@ def find_lines(page: PageImage, settings: PipelineSettings) -> tuple[list[Line],
         step = ProcessingStep("segmentation", SOFTWARE, settings={"method": "whole-image"})
         return [Line(id="l0", bbox=box, polygon=polygon)], step
     if settings.layout is not LayoutMode.OWN:
-        layout_path = find_layout_file(page.source) if page.frame == 0 else None
-        if layout_path is not None:
-            layout = read_layout_file(layout_path)
-            step = ProcessingStep(
-                "layout-import", SOFTWARE, settings={"method": "xml", "file": layout_path.name}
-            )
-            return _fit_to_image(layout, width, height), step
-        if settings.layout is LayoutMode.XML:
-            raise LayoutError(
-                f"{page.source}: no PAGE or ALTO file with the image's name next to it"
-                + (
-                    f" (frame {page.frame}: XML layouts apply to frame 0 only)"
-                    if page.frame
-                    else ""
-                )
-            )
+        imported = _import_layout(page, settings.layout)
+        if imported is not None:
+            return imported
     segmentation = settings.segmentation or SegmentationSettings()
     lines = segment_page(to_grey(page.image), segmentation)
     step = ProcessingStep("segmentation", SOFTWARE, settings={"method": "legajo-opencv"})
     return lines, step
+
+
+def _import_layout(page: PageImage, mode: LayoutMode) -> tuple[list[Line], ProcessingStep] | None:
+    """Reads the page's PAGE/ALTO lines; None means "segment it ourselves".
+
+    In AUTO mode a missing file, or one that cannot be read (logged), falls back to our own
+    segmentation; in XML mode both are errors.
+    """
+    layout_path = find_layout_file(page.source) if page.frame == 0 else None
+    if layout_path is None:
+        if mode is LayoutMode.XML:
+            only_first = " (XML layouts apply to frame 0 only)" if page.frame else ""
+            raise LayoutError(
+                f"{page.source} (frame {page.frame}): no PAGE or ALTO file with the image's "
+                f"name next to it{only_first}"
+            )
+        return None
+    try:
+        layout = read_layout_file(layout_path)
+    except LayoutError as error:
+        if mode is LayoutMode.XML:
+            raise
+        logger.warning("%s; segmenting %s ourselves", error, page.source)
+        return None
+    step = ProcessingStep(
+        "layout-import", SOFTWARE, settings={"method": "xml", "file": layout_path.name}
+    )
+    width, height = page.image.size
+    return _fit_to_image(layout, width, height), step
 
 
 def transcribe_page(
