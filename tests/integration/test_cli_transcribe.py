@@ -175,3 +175,18 @@ def test_console_script_with_the_bundled_model() -> None:
         page["width"],
         page["height"],
     )
+
+
+def test_pdf_pages_are_read_one_by_one(
+    capsys: pytest.CaptureFixture[str], memorised_checkpoint: Path, tmp_path: Path
+) -> None:
+    frames = [render_line(t) for t in MEMORISED_TEXTS[:2]]
+    path = tmp_path / "Legajo 12.PDF"
+    frames[0].save(path, save_all=True, append_images=frames[1:], resolution=300)
+    code, pages, err = run_cli(
+        capsys, str(path), "--lines", "--json", "--model", str(memorised_checkpoint)
+    )
+    assert code == 0, err
+    assert [(p["frame"], p["lines"][0]["text"]) for p in pages] == list(
+        enumerate(MEMORISED_TEXTS[:2])
+    )
