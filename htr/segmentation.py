@@ -79,6 +79,13 @@ class SegmentationSettings:
         gutter_width: Narrowest run of empty pixel columns that splits the page into columns.
         baseline_points: Number of points of each baseline.
         outline_points: Number of points along each side of an outline.
+        resplit_passes: Rounds in which ink discarded as oversized (text glued together by
+            stains or dark parchment) is thresholded again, darker, to recover its text.
+        resplit_factor: Each such round's threshold is at most this fraction of the last.
+        fine_text_ratio: A column (e.g. of glosses) whose line period and glyph height are
+            both below this fraction of the page's is segmented at its own, finer spacing.
+        min_fine_spacing: Smallest spacing a column may get that way, as a fraction of the
+            page's.
     """
 
     coarse_long_side_px: int = 1200
@@ -107,6 +114,10 @@ class SegmentationSettings:
     gutter_reach: float = 8.0
     baseline_points: int = 8
     outline_points: int = 12
+    resplit_passes: int = 2
+    resplit_factor: float = 0.85
+    fine_text_ratio: float = 0.8
+    min_fine_spacing: float = 0.3
 
 
 @dataclass(slots=True)
@@ -116,6 +127,7 @@ class _Ridge:
     x0: int
     ys: npt.NDArray[np.float64]
     column: int = 0
+    spacing: float = 0.0
 
     @property
     def x1(self) -> int:
@@ -152,8 +164,11 @@ def segment_page(grey: np.ndarray, settings: SegmentationSettings | None = None)
     spacing = full_spacing * scale
     logger.debug("line spacing %.1f px at full resolution, working scale %.3f", full_spacing, scale)
 
-    ink = _binarise(work, _odd(3.0 * spacing), _scan_border(work, spacing), settings)
+    ink, norm, threshold = _normalise_and_threshold(
+        work, _odd(3.0 * spacing), _scan_border(work, spacing), settings
+    )
     ink = _clean_ink(ink, spacing, settings)
+    ink |= _split_oversized(ink > 0, norm, threshold, spacing, settings)
     ridges = _trace_ridges(ink, spacing, settings)
     lines = _build_lines(ridges, ink, spacing, scale, (width, height), settings)
     return _reading_order(lines)
@@ -211,20 +226,27 @@ def _binarise(
     grey: UInt8Image, window: int, border: UInt8Image, settings: SegmentationSettings
 ) -> UInt8Image:
     """Returns 1 for ink, 0 for paper (and for `border`), after dividing out the background."""
+    return _normalise_and_threshold(grey, window, border, settings)[0]
+
+
+def _normalise_and_threshold(
+    grey: UInt8Image, window: int, border: UInt8Image, settings: SegmentationSettings
+) -> tuple[UInt8Image, FloatImage, float]:
+    """Like `_binarise`; also returns the normalised image (1 = paper) and the threshold."""
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
     background = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, kernel)
     background = cv2.blur(background, (window, window))
     norm = grey.astype(np.float32) / np.maximum(background.astype(np.float32), 1.0)
-    norm = np.clip(norm, 0.0, 1.0)
+    norm = np.asarray(np.clip(norm, 0.0, 1.0), dtype=np.float32)
     norm8 = np.asarray(norm * 255.0, dtype=np.uint8)
     inside = norm8[border == 0]
     if inside.size == 0:
-        return np.zeros_like(grey)
+        return np.zeros_like(grey), norm, 0.0
     otsu, _ = cv2.threshold(inside.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     threshold = min(otsu / 255.0, settings.ink_threshold_cap)
     if threshold > 1.0 - settings.min_ink_contrast:
         threshold = 1.0 - settings.min_ink_contrast
-    return np.asarray((norm < threshold) & (border == 0), dtype=np.uint8)
+    return np.asarray((norm < threshold) & (border == 0), dtype=np.uint8), norm, threshold
 
 
 def _scan_border(grey: UInt8Image, spacing: float) -> UInt8Image:
@@ -281,14 +303,54 @@ def _estimate_spacing(ink: UInt8Image, min_spacing: float) -> float | None:
     if not peaks:
         return None
     best = max(total[p] for p in peaks)
-    if best < 0.1 * total[0]:
+    if best < 0.05 * total[0]:
         return None
     lag = next(p for p in peaks if total[p] >= 0.6 * best)
+    # Octave check: a clear peak near half the chosen lag means the lag is a multiple of the
+    # period (lines that alternate in length or ink make the second harmonic the stronger).
+    while True:
+        halves = [p for p in peaks if 0.4 * lag <= p <= 0.6 * lag and total[p] >= 0.2 * total[lag]]
+        if not halves:
+            break
+        lag = max(halves, key=lambda p: total[p])
     # Parabolic refinement of the peak position.
     a, b, c = total[lag - 1], total[lag], total[lag + 1]
     denom = a - 2 * b + c
     offset = 0.5 * (a - c) / denom if denom < 0 else 0.0
     return float(lag + offset)
+
+
+def _split_oversized(
+    kept: npt.NDArray[np.bool_],
+    norm: FloatImage,
+    threshold: float,
+    spacing: float,
+    settings: SegmentationSettings,
+) -> UInt8Image:
+    """Recovers text from ink that stains or faded parchment glued into oversized blobs.
+
+    Pixels that were ink at `threshold` but did not survive `_clean_ink` (too tall or wide) are
+    thresholded again, darker (Otsu among them, at most `resplit_factor` times `threshold`),
+    and what then forms components of normal size is kept. Up to `resplit_passes` rounds.
+    """
+    recovered = np.zeros(norm.shape, dtype=np.uint8)
+    rest = (norm < threshold) & ~kept
+    for _ in range(settings.resplit_passes):
+        values = norm[rest]
+        if values.size < spacing * spacing:
+            break
+        otsu, _ = cv2.threshold(
+            np.asarray(values * 255.0, dtype=np.uint8).reshape(1, -1),
+            0,
+            255,
+            cv2.THRESH_BINARY + cv2.THRESH_OTSU,
+        )
+        threshold = min(otsu / 255.0, settings.resplit_factor * threshold)
+        candidate = np.asarray(rest & (norm < threshold), dtype=np.uint8)
+        cleaned = _clean_ink(candidate, spacing, settings)
+        recovered |= cleaned
+        rest = (candidate > 0) & (cleaned == 0)
+    return recovered
 
 
 def _clean_ink(ink: UInt8Image, spacing: float, settings: SegmentationSettings) -> UInt8Image:
@@ -319,16 +381,18 @@ def _clean_ink(ink: UInt8Image, spacing: float, settings: SegmentationSettings) 
 
 def _trace_ridges(ink: UInt8Image, spacing: float, settings: SegmentationSettings) -> list[_Ridge]:
     """Finds line centres as the horizontal ridges of the smeared ink map."""
-    sigma_x = settings.smear_sigma_x * spacing
-    sigma_y = settings.smear_sigma_y * spacing
     smear = np.zeros(ink.shape, dtype=np.float32)
     columns = _text_columns(ink, spacing, settings)
-    for x0, x1 in columns:
+    # The column with the most ink carries the main text; its glyphs are the reference.
+    main = max(columns, key=lambda c: int(ink[:, c[0] : c[1]].sum()))
+    main_glyph = _median_glyph_height(ink[:, main[0] : main[1]])
+    scales = [_column_spacing(ink[:, x0:x1], spacing, main_glyph, settings) for x0, x1 in columns]
+    for (x0, x1), local in zip(columns, scales, strict=True):
         smear[:, x0:x1] = cv2.GaussianBlur(
             ink[:, x0:x1].astype(np.float32),
             (0, 0),
-            sigmaX=sigma_x,
-            sigmaY=sigma_y,
+            sigmaX=settings.smear_sigma_x * local,
+            sigmaY=settings.smear_sigma_y * local,
             borderType=cv2.BORDER_CONSTANT,
         )
     visible = smear[smear > 0.01]
@@ -361,12 +425,34 @@ def _trace_ridges(ink: UInt8Image, spacing: float, settings: SegmentationSetting
         line_ys = np.interp(np.arange(x1 - x0), filled, sums[filled] / counts[filled])
         pieces.append(_Ridge(x0, line_ys))
     ridges: list[_Ridge] = []
-    for column, (x0, x1) in enumerate(columns):
+    for column, ((x0, x1), local) in enumerate(zip(columns, scales, strict=True)):
         inside = [piece for piece in pieces if x0 <= piece.x0 < x1]
-        for joined in _join_ridges(inside, spacing, settings):
+        for joined in _join_ridges(inside, local, settings):
             joined.column = column
+            joined.spacing = local
             ridges.append(joined)
     return ridges
+
+
+def _column_spacing(
+    ink: UInt8Image, spacing: float, main_glyph: float, settings: SegmentationSettings
+) -> float:
+    """The line spacing of one column: the page's, unless the column holds clearly finer text.
+
+    Glosses and commentary written around the main text in a smaller hand have their own,
+    finer line period. A column gets its own spacing when both its line period and the median
+    height of its glyphs are below `fine_text_ratio` of the page's (`main_glyph`: that of the
+    column with the most ink).
+    """
+    if ink.shape[1] < 2 or ink.sum() < 20:
+        return spacing
+    glyph = _median_glyph_height(ink)
+    if glyph <= 0 or glyph >= settings.fine_text_ratio * main_glyph:
+        return spacing
+    local = _estimate_spacing(ink, max(2.0, 0.8 * glyph))
+    if local is None or local >= settings.fine_text_ratio * spacing:
+        return spacing
+    return max(local, settings.min_fine_spacing * spacing)
 
 
 def _text_columns(
@@ -486,7 +572,7 @@ def _merge_parallel(
 def _build_lines(
     ridges: list[_Ridge],
     ink: UInt8Image,
-    spacing: float,
+    page_spacing: float,
     scale: float,
     size: tuple[int, int],
     settings: SegmentationSettings,
@@ -498,10 +584,11 @@ def _build_lines(
     """
     height = ink.shape[0]
     full_w, full_h = size
-    band = max(1, round(0.35 * spacing))
-    min_length = settings.min_line_length * spacing
     lines: list[tuple[int, float, Line]] = []
     for ridge in ridges:
+        spacing = ridge.spacing or page_spacing
+        band = max(1, round(0.35 * spacing))
+        min_length = settings.min_line_length * spacing
         xs = np.arange(ridge.x0, ridge.x1)
         rows = np.clip(np.round(ridge.ys).astype(np.intp), 0, height - 1)
         has_ink = np.zeros(len(xs), dtype=bool)
