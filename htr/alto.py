@@ -7,10 +7,12 @@ order. Coordinates are converted from the file's ``MeasurementUnit`` to pixels.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from htr.document import Line
+from htr.confidence import WordReading, line_confidence
+from htr.document import Line, Word
 from htr.errors import LayoutError
 from htr.layout_files import (
     ALTO_NAMESPACES,
@@ -40,6 +42,15 @@ def read_alto(path: Path, *, dpi: float = 300.0) -> LayoutFile:
     the ``OtherTag`` that the ``TextBlock``'s ``TAGREFS`` point to (eScriptorium writes the
     zone type there), else ``TextBlock@TYPE``. Lines without usable geometry are skipped with a
     warning.
+
+    Words: when every non-empty ``String`` of a line has a box (``HPOS/VPOS/WIDTH/HEIGHT``)
+    and a ``CONTENT`` without whitespace, each becomes a `Word` with that box (``(HPOS, VPOS,
+    HPOS + WIDTH, VPOS + HEIGHT)`` in pixels, at least one pixel wide and high) and ``WC`` as
+    its confidence, 1.0 when ``WC`` is absent (text without a confidence is taken as
+    verified, e.g. ground truth), clipped to [0, 1]; the line's confidence is then the mean
+    of its word confidences. Otherwise (no ``String``, a ``String`` without a box, or one
+    ``String`` holding the whole line as eScriptorium writes it) the line has no words and
+    confidence 0. ``ALTERNATIVE`` readings are not read.
 
     Args:
         path: The ALTO file.
@@ -87,12 +98,17 @@ def read_alto(path: Path, *, dpi: float = 300.0) -> LayoutFile:
             if line is not None:
                 lines.append(line)
     logger.debug("%s: %d lines read", path, len(lines))
+    # `unique_ids` rebuilds renamed lines from their geometry and text only: keep the rest.
+    renamed = unique_ids(lines, path)
     return LayoutFile(
         path=path,
         image_filename=image_filename,
         width=width,
         height=height,
-        lines=unique_ids(lines, path),
+        lines=tuple(
+            line if line.id == new.id else replace(line, id=new.id)
+            for line, new in zip(lines, renamed, strict=True)
+        ),
     )
 
 
@@ -131,7 +147,58 @@ def _read_line(
         polygon = [(x * scale, y * scale) for x, y in raw]
 
     baseline = _baseline(element.get("BASELINE"), box, path, what, scale)
-    return make_line(path, line_id, polygon, box, baseline, _line_text(element, ns), zone)
+    line = make_line(path, line_id, polygon, box, baseline, _line_text(element, ns), zone)
+    if line is None:
+        return None
+    words = _words(element, ns, path, scale, what)
+    if not words:
+        return line
+    return replace(line, words=words, confidence=words_confidence(words))
+
+
+def _words(element: Any, ns: str, path: Path, scale: float, what: str) -> tuple[Word, ...]:
+    """The line's ``String`` elements as words, or none (see `read_alto`)."""
+    words: list[Word] = []
+    for string in element.iterchildren(f"{ns}String"):
+        content = string.get("CONTENT") or ""
+        if not content.strip():
+            continue
+        if any(char.isspace() for char in content):
+            return ()
+        values = [string.get(name) for name in ("HPOS", "VPOS", "WIDTH", "HEIGHT")]
+        if not all(value is not None and value.strip() for value in values):
+            return ()
+        x, y, width, height = (
+            parse_number(str(value), path, f"{what} String {name}") * scale
+            for value, name in zip(values, ("HPOS", "VPOS", "WIDTH", "HEIGHT"), strict=True)
+        )
+        x0, y0 = max(0, round(x)), max(0, round(y))
+        x1, y1 = max(x0 + 1, round(x + width)), max(y0 + 1, round(y + height))
+        confidence = confidence_attribute(string.get("WC"), path, f"{what} String@WC")
+        words.append(Word(content, confidence, (x0, y0, x1, y1)))
+    return tuple(words)
+
+
+def words_confidence(words: tuple[Word, ...]) -> float:
+    """A line's confidence from its words, by `htr.confidence.line_confidence` (the mean).
+
+    Shared with `htr.pagexml`.
+    """
+    return line_confidence([WordReading(w.text, w.confidence, 0, len(w.text)) for w in words])
+
+
+def confidence_attribute(value: str | None, path: Path, what: str) -> float:
+    """A confidence attribute (ALTO ``WC``, PAGE ``conf``) clipped to [0, 1].
+
+    Shared with `htr.pagexml`. Absent or empty means the text carries no recogniser's estimate
+    (ground truth, a human correction): 1.0.
+
+    Raises:
+        LayoutError: The value is not a finite number.
+    """
+    if value is None or not value.strip():
+        return 1.0
+    return min(1.0, max(0.0, parse_number(value, path, what)))
 
 
 def _baseline(

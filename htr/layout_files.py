@@ -12,6 +12,7 @@ message names the file.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
@@ -334,14 +335,7 @@ def unique_ids(lines: Iterable[Line], path: Path) -> tuple[Line, ...]:
             line_id = f"{line.id}_{n}"
         if line_id != line.id:
             logger.warning("%s: line id %s appears twice; renamed %s", path, line.id, line_id)
-            line = Line(
-                id=line_id,
-                bbox=line.bbox,
-                polygon=line.polygon,
-                baseline=line.baseline,
-                text=line.text,
-                zone=line.zone,
-            )
+            line = dataclasses.replace(line, id=line_id)
         seen.add(line_id)
         result.append(line)
     return tuple(result)

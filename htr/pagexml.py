@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from htr.document import Line
+from htr.alto import confidence_attribute, words_confidence
+from htr.document import Line, Word
 from htr.errors import LayoutError
 from htr.layout_files import (
     PAGE_NAMESPACES,
@@ -40,6 +42,14 @@ def read_page_xml(path: Path) -> LayoutFile:
     ``TextEquiv`` with the lowest ``@index`` (else the first) and its zone from the
     region's ``structure {type:...}`` in ``@custom``, else ``TextRegion@type``. Lines without
     usable geometry are skipped with a warning.
+
+    Words: when every ``Word`` of a line with a non-empty text (its ``TextEquiv`` with the
+    lowest ``@index``) has ``Coords`` and a text without whitespace, each becomes a `Word`
+    whose box is the bounds of its points (``(min x, min y, max x + 1, max y + 1)``, as for
+    lines) and whose confidence is that ``TextEquiv@conf``, 1.0 when absent (text without a
+    confidence is taken as verified, e.g. ground truth), clipped to [0, 1]; the line's
+    confidence is then the mean of its word confidences. Otherwise the line has no words and
+    confidence 0. ``Glyph`` elements and the other ``TextEquiv`` readings are not read.
 
     Args:
         path: The PAGE XML file.
@@ -75,12 +85,17 @@ def read_page_xml(path: Path) -> LayoutFile:
             if line is not None:
                 lines.append(line)
     logger.debug("%s: %d lines read", path, len(lines))
+    # `unique_ids` rebuilds renamed lines from their geometry and text only: keep the rest.
+    renamed = unique_ids(lines, path)
     return LayoutFile(
         path=path,
         image_filename=image_filename,
         width=width,
         height=height,
-        lines=unique_ids(lines, path),
+        lines=tuple(
+            line if line.id == new.id else replace(line, id=new.id)
+            for line, new in zip(lines, renamed, strict=True)
+        ),
     )
 
 
@@ -93,7 +108,7 @@ def _read_line(element: Any, ns: str, path: Path, zone: str | None, default_id: 
     baseline = (
         _coords(baseline_element, path, f"{what} Baseline") if baseline_element is not None else []
     )
-    return make_line(
+    line = make_line(
         path,
         line_id,
         polygon,
@@ -102,6 +117,35 @@ def _read_line(element: Any, ns: str, path: Path, zone: str | None, default_id: 
         _line_text(element, ns),
         zone,
     )
+    if line is None:
+        return None
+    words = _words(element, ns, path, what)
+    if not words:
+        return line
+    return replace(line, words=words, confidence=words_confidence(words))
+
+
+def _words(element: Any, ns: str, path: Path, what: str) -> tuple[Word, ...]:
+    """The line's ``Word`` elements as words, or none (see `read_page_xml`)."""
+    words: list[Word] = []
+    for word in element.iterchildren(f"{ns}Word"):
+        word_what = f"{what} Word {word.get('id') or len(words) + 1}"
+        equiv = _main_equiv(word, ns)
+        text = _equiv_text(equiv, ns)
+        if not text.strip():
+            continue
+        if any(char.isspace() for char in text):
+            return ()
+        coords = word.find(f"{ns}Coords")
+        points = _coords(coords, path, f"{word_what} Coords") if coords is not None else []
+        if not points:
+            return ()
+        xs = [max(0, round(x)) for x, _ in points]
+        ys = [max(0, round(y)) for _, y in points]
+        conf = equiv.get("conf") if equiv is not None else None
+        confidence = confidence_attribute(conf, path, f"{word_what} conf")
+        words.append(Word(text, confidence, (min(xs), min(ys), max(xs) + 1, max(ys) + 1)))
+    return tuple(words)
 
 
 def _coords(element: Any, path: Path, what: str) -> list[tuple[float, float]]:
@@ -122,11 +166,20 @@ def _coords(element: Any, path: Path, what: str) -> list[tuple[float, float]]:
 
 def _line_text(element: Any, ns: str) -> str:
     """The line's own ``TextEquiv/Unicode``: lowest ``@index``, else the first; "" if none."""
+    return _equiv_text(_main_equiv(element, ns), ns)
+
+
+def _main_equiv(element: Any, ns: str) -> Any | None:
+    """The element's own ``TextEquiv`` with the lowest ``@index``, else the first, or None."""
     equivs = _by_index(element.iterchildren(f"{ns}TextEquiv"))
-    if not equivs:
+    return equivs[0] if equivs else None
+
+
+def _equiv_text(equiv: Any | None, ns: str) -> str:
+    """The ``Unicode`` text of a ``TextEquiv``; "" for none."""
+    if equiv is None:
         return ""
-    best = equivs[0]
-    unicode = best.find(f"{ns}Unicode")
+    unicode = equiv.find(f"{ns}Unicode")
     if unicode is None:
         return ""
     return "".join(unicode.itertext())

@@ -186,21 +186,25 @@ def _fit_to_image(layout: LayoutFile, width: int, height: int) -> list[Line]:
     def point(p: tuple[int, int]) -> tuple[int, int]:
         return (min(width - 1, round(p[0] * sx)), min(height - 1, round(p[1] * sy)))
 
-    scaled = []
-    for line in layout.lines:
-        x0, y0, x1, y1 = line.bbox
-        box = (
+    def box_of(box: BBox) -> BBox:
+        x0, y0, x1, y1 = box
+        return (
             round(x0 * sx),
             round(y0 * sy),
             min(width, round(x1 * sx)),
             min(height, round(y1 * sy)),
         )
+
+    scaled = []
+    for line in layout.lines:
+        words = tuple(replace(w, bbox=box_of(w.bbox)) for w in line.words)
         scaled.append(
             replace(
                 line,
-                bbox=box,
+                bbox=box_of(line.bbox),
                 polygon=tuple(point(p) for p in line.polygon),
                 baseline=tuple(point(p) for p in line.baseline),
+                words=words,
             )
         )
     return scaled
