@@ -8,12 +8,19 @@ in total, measured twice:
 - "all predictions" (the headline): every predicted line counts.
 - "inside annotated regions": only predicted lines whose box centre lies inside an annotated
   text region (PAGE ``TextRegion/Coords@points``; ALTO ``TextBlock`` ``Shape/Polygon@POINTS``,
-  else its HPOS/VPOS/WIDTH/HEIGHT box) count. Several iforal charters are transcribed only in
-  part: on foral_de_evora_1218, foral_de_folgosinho_1217, foral_de_castreicao_1217 and
-  foral_de_condado_1255 (checked on the overlays of ``--draw``) one region of text carries
-  ground truth while other, equally legible text on the page has none, so correct lines there
-  count as false positives in the first measurement. Recall is the same in both; only
-  precision changes.
+  else its HPOS/VPOS/WIDTH/HEIGHT box) count. Recall is the same in both; only precision
+  changes. This drops lines in unannotated margins, running heads, catchwords, the edge of
+  the facing page (e.g. bnf-esp-533: P 0.74 -> 1.00).
+
+Partial ground truth on iforal, checked on the ``--draw`` overlays (regions green, truth red,
+predictions blue): several charters are transcribed only in part, and there the region does
+not help, because it covers the whole written area while only some of its lines carry
+ground truth. foral_de_evora_1218/1: one region over both columns, only the lower half of the
+right column transcribed; foral_de_castreicao_1217/1: one region over the page, only a short
+block at the lower right transcribed; foral_de_contrasta_1217/1: one region over both
+columns, only the left column transcribed; foral_de_condado_1255/1: one region over both
+columns, only the right column below its first few lines transcribed. On such pages correct
+lines count as false positives in both measurements, so precision on iforal is a lower bound.
 
     .venv/bin/python bench/segmentation.py [--data DIR] [--limit N] [--folder NAME] [--draw DIR]
 """

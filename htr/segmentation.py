@@ -2,22 +2,31 @@
 
 `segment_page` turns a greyscale page into text lines in reading order. It works at a reduced
 resolution chosen so that one line spacing spans about `SegmentationSettings.target_spacing_px`
-pixels, which makes every other size scale-free:
+pixels, which makes every other size scale-free. The spacing is the period of the
+autocorrelation of row profiles of vertical strips of a thumbnail (strips weighted by their
+ink, so a blank half of a spread adds no noise; a clear peak at half the chosen period wins,
+so lines alternating in length or ink do not double it).
 
 1. The background (shading, yellowed parchment) is estimated with a large grey closing and
    divided out; the result is thresholded (Otsu, capped so that faint bleed-through stays
    background).
 2. Long ruled lines are removed by morphological opening; tiny specks, page borders and very
-   large components (initials, decoration, stains) are dropped.
+   large components (initials, decoration, stains) are dropped. Ink dropped as oversized is
+   thresholded again, darker, and its normal-sized pieces come back: text that a stain or
+   dark parchment had glued into one blob.
 3. The page is cut into columns at gutters (runs of pixel columns with far less ink than the
-   text on both sides). In each column the ink is smeared with an anisotropic Gaussian (wide
-   along the line, narrow across); the ridges of that map are the centres of the text lines.
+   text on both sides). A column of clearly smaller writing (glosses) gets its own, finer
+   line spacing. In each column the ink is smeared with an anisotropic Gaussian (wide along
+   the line, narrow across); the ridges of that map are the centres of the text lines.
    Ridge pieces that continue each other are joined, parallel duplicates merged.
-4. Each line gets its horizontal extent from the ink along its ridge, its outline from the
+4. If the long ridges agree on a skew of the page, the ink is rotated level and step 3 runs
+   again (unless that loses a gutter); outlines are rotated back.
+5. Each line gets its horizontal extent from the ink along its ridge, its outline from the
    ridge offset by fixed fractions of the local line spacing, and its baseline just below
-   the ridge.
-5. Reading order: columns (and so the pages of a spread) from left to right, lines from top
-   to bottom within a column. Lines shorter than `min_line_length` or with little ink go.
+   the ridge. Lines shorter than `min_line_length`, with little ink, or with too few strokes
+   (shaded page edges, stains) go.
+6. Reading order: columns (and so the pages of a spread) from left to right, lines from top
+   to bottom within a column.
 """
 
 from __future__ import annotations
@@ -67,6 +76,8 @@ class SegmentationSettings:
         ridge_threshold: A ridge must reach this fraction of the page's strong ink level.
         min_line_length: Shortest line, measured along the ridge.
         min_ink_cover: Smallest share of a line's length with ink near its centre.
+        min_stroke_rate: Fewest ink runs per spacing of length near a line's centre
+            (writing has several; shaded page edges and stains one long one).
         join_gap: Largest horizontal gap between two ridge pieces that are joined.
         join_drift: Largest vertical offset between two ridge pieces that are joined.
         box_above: Outline top, above the ridge.
@@ -79,6 +90,10 @@ class SegmentationSettings:
         gutter_width: Narrowest run of empty pixel columns that splits the page into columns.
         baseline_points: Number of points of each baseline.
         outline_points: Number of points along each side of an outline.
+        min_skew: Smallest page skew, in degrees, that is corrected (the lines are traced
+            again on the deskewed page); also how closely the lines must agree on it.
+        max_skew: Largest page skew, in degrees, that is corrected.
+        skew_min_length: Shortest traced line whose slope counts towards the page skew.
         resplit_passes: Rounds in which ink discarded as oversized (text glued together by
             stains or dark parchment) is thresholded again, darker, to recover its text.
         resplit_factor: Each such round's threshold is at most this fraction of the last.
@@ -103,6 +118,7 @@ class SegmentationSettings:
     ridge_threshold: float = 0.25
     min_line_length: float = 3.0
     min_ink_cover: float = 0.5
+    min_stroke_rate: float = 1.0
     join_gap: float = 1.5
     join_drift: float = 0.35
     box_above: float = 0.62
@@ -114,6 +130,9 @@ class SegmentationSettings:
     gutter_reach: float = 8.0
     baseline_points: int = 8
     outline_points: int = 12
+    min_skew: float = 0.5
+    max_skew: float = 5.0
+    skew_min_length: float = 5.0
     resplit_passes: int = 2
     resplit_factor: float = 0.85
     fine_text_ratio: float = 0.8
@@ -167,11 +186,76 @@ def segment_page(grey: np.ndarray, settings: SegmentationSettings | None = None)
     ink, norm, threshold = _normalise_and_threshold(
         work, _odd(3.0 * spacing), _scan_border(work, spacing), settings
     )
+    raw_ink = ink > 0
     ink = _clean_ink(ink, spacing, settings)
-    ink |= _split_oversized(ink > 0, norm, threshold, spacing, settings)
-    ridges = _trace_ridges(ink, spacing, settings)
-    lines = _build_lines(ridges, ink, spacing, scale, (width, height), settings)
+    recovered = _split_oversized(raw_ink, ink > 0, norm, threshold, spacing, settings)
+    # Columns come from the ink as first cleaned: recovered ink may hold pieces of the shadow
+    # of a binding or a stain that would bridge a gutter.
+    columns = _text_columns(ink, spacing, settings)
+    ridges = _trace_ridges(ink | recovered, columns, spacing, settings)
+    angle = _ridge_skew(ridges, spacing, settings)
+    to_work = None
+    if angle != 0.0:
+        # A skewed page hides its gutters and splits its lines: trace again, deskewed, unless
+        # that loses a gutter (sloping writing between ruled upright columns).
+        straight, back = _rotate(ink, angle)
+        straight_columns = _text_columns(straight, spacing, settings)
+        if len(straight_columns) >= len(columns):
+            logger.debug("page skew %.2f degrees corrected", angle)
+            ink, recovered, to_work = straight, _rotate(recovered, angle)[0], back
+            columns = straight_columns
+            ridges = _trace_ridges(ink | recovered, columns, spacing, settings)
+    ink = ink | recovered
+    lines = _build_lines(ridges, ink, spacing, scale, (width, height), settings, to_work)
     return _reading_order(lines)
+
+
+def _ridge_skew(ridges: list[_Ridge], spacing: float, settings: SegmentationSettings) -> float:
+    """The page's skew in degrees, from the slopes of the long traced ridges, or 0 if small.
+
+    Ridges longer than `skew_min_length` spacings each give a least-squares slope; their
+    length-weighted median is the skew. It is corrected only when it lies between `min_skew`
+    and `max_skew` degrees and the ridges agree on it (most within `min_skew` of it).
+    """
+    slopes: list[float] = []
+    weights: list[float] = []
+    for ridge in ridges:
+        if len(ridge.ys) < settings.skew_min_length * spacing:
+            continue
+        xs = np.arange(len(ridge.ys), dtype=np.float64)
+        slopes.append(math.degrees(math.atan(float(np.polyfit(xs, ridge.ys, 1)[0]))))
+        weights.append(float(len(ridge.ys)))
+    if len(slopes) < 3:
+        return 0.0
+    order = np.argsort(slopes)
+    angles = np.asarray(slopes)[order]
+    cumulative = np.cumsum(np.asarray(weights)[order])
+    angle = float(angles[np.searchsorted(cumulative, cumulative[-1] / 2)])
+    if not settings.min_skew <= abs(angle) <= settings.max_skew:
+        return 0.0
+    agree = np.abs(np.asarray(slopes) - angle) <= settings.min_skew
+    if float(np.asarray(weights)[agree].sum()) < 0.5 * cumulative[-1]:
+        return 0.0
+    return angle
+
+
+def _rotate(image: UInt8Image, angle: float) -> tuple[UInt8Image, npt.NDArray[np.float64]]:
+    """Rotates `image` by `angle` degrees on a canvas that holds all of it.
+
+    Returns:
+        The rotated image and the 2 x 3 affine matrix from its coordinates back to `image`'s.
+    """
+    height, width = image.shape
+    rad = math.radians(angle)
+    cos, sin = abs(math.cos(rad)), abs(math.sin(rad))
+    new_w = math.ceil(width * cos + height * sin)
+    new_h = math.ceil(height * cos + width * sin)
+    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+    matrix[0, 2] += (new_w - width) / 2
+    matrix[1, 2] += (new_h - height) / 2
+    rotated = cv2.warpAffine(image, matrix, (new_w, new_h), flags=cv2.INTER_NEAREST)
+    back = np.asarray(cv2.invertAffineTransform(matrix), dtype=np.float64)
+    return np.asarray(rotated, dtype=np.uint8), back
 
 
 def _estimate_page_spacing(page: UInt8Image, settings: SegmentationSettings) -> float | None:
@@ -236,14 +320,14 @@ def _normalise_and_threshold(
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
     background = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, kernel)
     background = cv2.blur(background, (window, window))
-    norm = grey.astype(np.float32) / np.maximum(background.astype(np.float32), 1.0)
-    norm = np.asarray(np.clip(norm, 0.0, 1.0), dtype=np.float32)
+    ratio = grey.astype(np.float32) / np.maximum(background.astype(np.float32), 1.0)
+    norm: FloatImage = np.asarray(np.clip(ratio, 0.0, 1.0), dtype=np.float32)
     norm8 = np.asarray(norm * 255.0, dtype=np.uint8)
     inside = norm8[border == 0]
     if inside.size == 0:
         return np.zeros_like(grey), norm, 0.0
     otsu, _ = cv2.threshold(inside.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    threshold = min(otsu / 255.0, settings.ink_threshold_cap)
+    threshold = min(float(otsu) / 255.0, settings.ink_threshold_cap)
     if threshold > 1.0 - settings.min_ink_contrast:
         threshold = 1.0 - settings.min_ink_contrast
     return np.asarray((norm < threshold) & (border == 0), dtype=np.uint8), norm, threshold
@@ -286,13 +370,15 @@ def _estimate_spacing(ink: UInt8Image, min_spacing: float) -> float | None:
     for i in range(strips):
         strip = ink[:, i * width // strips : (i + 1) * width // strips]
         profile = strip.sum(axis=1).astype(np.float64)
-        if profile.sum() == 0:
+        profile_ink = profile.sum()
+        if profile_ink == 0:
             continue
         profile = profile - cv2.blur(profile.reshape(-1, 1), (1, max(3, height // 10))).ravel()
         spectrum = np.fft.rfft(profile, n=2 * height)
         corr = np.fft.irfft(spectrum * np.conj(spectrum))[:max_lag]
         if corr[0] > 0:
-            total += corr / corr[0]
+            # Strips weigh by their ink, so that a blank half of a spread adds no noise.
+            total += corr / corr[0] * float(profile_ink)
     if total[0] <= 0:
         return None
     peaks = [
@@ -321,6 +407,7 @@ def _estimate_spacing(ink: UInt8Image, min_spacing: float) -> float | None:
 
 
 def _split_oversized(
+    raw: npt.NDArray[np.bool_],
     kept: npt.NDArray[np.bool_],
     norm: FloatImage,
     threshold: float,
@@ -329,12 +416,13 @@ def _split_oversized(
 ) -> UInt8Image:
     """Recovers text from ink that stains or faded parchment glued into oversized blobs.
 
-    Pixels that were ink at `threshold` but did not survive `_clean_ink` (too tall or wide) are
-    thresholded again, darker (Otsu among them, at most `resplit_factor` times `threshold`),
-    and what then forms components of normal size is kept. Up to `resplit_passes` rounds.
+    Pixels that were ink at `threshold` (`raw`) but did not survive `_clean_ink` (too tall or
+    wide) are thresholded again, darker (Otsu among them, at most `resplit_factor` times
+    `threshold`), and what then forms components of normal size is kept. Up to
+    `resplit_passes` rounds.
     """
     recovered = np.zeros(norm.shape, dtype=np.uint8)
-    rest = (norm < threshold) & ~kept
+    rest = raw & ~kept
     for _ in range(settings.resplit_passes):
         values = norm[rest]
         if values.size < spacing * spacing:
@@ -379,10 +467,14 @@ def _clean_ink(ink: UInt8Image, spacing: float, settings: SegmentationSettings) 
     return np.asarray(keep[labels], dtype=np.uint8)
 
 
-def _trace_ridges(ink: UInt8Image, spacing: float, settings: SegmentationSettings) -> list[_Ridge]:
-    """Finds line centres as the horizontal ridges of the smeared ink map."""
+def _trace_ridges(
+    ink: UInt8Image,
+    columns: list[tuple[int, int]],
+    spacing: float,
+    settings: SegmentationSettings,
+) -> list[_Ridge]:
+    """Finds line centres as the horizontal ridges of the smeared ink map, column by column."""
     smear = np.zeros(ink.shape, dtype=np.float32)
-    columns = _text_columns(ink, spacing, settings)
     # The column with the most ink carries the main text; its glyphs are the reference.
     main = max(columns, key=lambda c: int(ink[:, c[0] : c[1]].sum()))
     main_glyph = _median_glyph_height(ink[:, main[0] : main[1]])
@@ -576,6 +668,7 @@ def _build_lines(
     scale: float,
     size: tuple[int, int],
     settings: SegmentationSettings,
+    to_work: npt.NDArray[np.float64] | None = None,
 ) -> list[tuple[int, float, Line]]:
     """Turns ridges into lines in full-resolution coordinates (ids are set later).
 
@@ -600,14 +693,33 @@ def _build_lines(
         lo, hi = int(inked[0]), int(inked[-1]) + 1
         if hi - lo < min_length or has_ink[lo:hi].mean() < settings.min_ink_cover:
             continue
+        if _stroke_rate(ink, xs[lo:hi], rows[lo:hi], spacing) < settings.min_stroke_rate:
+            continue
         seg_x = xs[lo:hi].astype(np.float64)
         seg_y = ridge.ys[lo:hi]
         pad = settings.box_pad_x * spacing
         seg_x = np.concatenate([[seg_x[0] - pad], seg_x, [seg_x[-1] + pad]])
         seg_y = np.concatenate([[seg_y[0]], seg_y, [seg_y[-1]]])
-        line = _line_from_centre(seg_x, seg_y, spacing, scale, (full_w, full_h), settings)
+        line = _line_from_centre(seg_x, seg_y, spacing, scale, (full_w, full_h), settings, to_work)
         lines.append((ridge.column, float(np.mean(seg_y)), line))
     return lines
+
+
+def _stroke_rate(
+    ink: UInt8Image, xs: npt.NDArray[np.intp], rows: npt.NDArray[np.intp], spacing: float
+) -> float:
+    """Ink runs met per line spacing of length, along the rows within 0.3 spacing of a ridge.
+
+    Writing crosses several strokes per spacing; the shaded edge of a page, a stain or a
+    ruled band is one long run.
+    """
+    height = ink.shape[0]
+    half = max(1, round(0.3 * spacing))
+    runs = 0
+    for dy in range(-half, half + 1):
+        row = ink[np.clip(rows + dy, 0, height - 1), xs] > 0
+        runs += int(row[0]) + int(np.count_nonzero(row[1:] & ~row[:-1]))
+    return runs / (2 * half + 1) / max(len(xs) / spacing, 1e-6)
 
 
 def _line_from_centre(
@@ -617,10 +729,17 @@ def _line_from_centre(
     scale: float,
     size: tuple[int, int],
     settings: SegmentationSettings,
+    to_work: npt.NDArray[np.float64] | None = None,
 ) -> Line:
+    """Builds a line from its centre curve; `to_work` maps deskewed to working coordinates."""
     full_w, full_h = size
 
     def full(x: float, y: float) -> Point:
+        if to_work is not None:
+            x, y = (
+                float(to_work[0, 0] * x + to_work[0, 1] * y + to_work[0, 2]),
+                float(to_work[1, 0] * x + to_work[1, 1] * y + to_work[1, 2]),
+            )
         fx = min(max(round((x + 0.5) / scale - 0.5), 0), full_w - 1)
         fy = min(max(round((y + 0.5) / scale - 0.5), 0), full_h - 1)
         return (int(fx), int(fy))

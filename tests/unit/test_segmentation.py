@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 from pathlib import Path
@@ -55,8 +56,8 @@ WORDS = tuple(
     ]
 )
 REAL_PAGE = "htromance-spain/data/bnf-esp-65/fueros_navarre_1v_2r.xml"
-REAL_PAGE_MIN_F1 = 0.85
-"""Measured 0.966 on this spread (132 lines, 4 columns on 2 pages); the margin absorbs tuning."""
+REAL_PAGE_MIN_F1 = 0.9
+"""Measured 0.985 on this spread (132 lines, 4 columns on 2 pages); the margin absorbs tuning."""
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -272,3 +273,113 @@ def test_real_double_page_spread() -> None:
     half = grey.shape[1] / 2
     sides = [(line.bbox[0] + line.bbox[2]) / 2 > half for line in lines]
     assert sides == sorted(sides)
+
+
+def test_gloss_column_at_its_own_finer_spacing() -> None:
+    rng = random.Random(5)
+    image, draw = _page(1700, 1800)
+    main_spacing, gloss_spacing = 72, 30
+    main = _draw_column(draw, 120, 200, 1000, 18, main_spacing, 34, rng)
+    gloss = _draw_column(draw, 1250, 260, 380, 30, gloss_spacing, 14, rng, ink=60)
+    grey = np.asarray(image)
+
+    lines = segment_page(grey)
+
+    _assert_well_formed(lines, grey.shape)
+    boxes = [line.bbox for line in lines]
+    assert _matches(boxes, [_line_box(b, main_spacing) for b in main]) >= len(main) - 1
+    found = _matches(boxes, [_line_box(b, gloss_spacing) for b in gloss])
+    assert found >= len(gloss) - 2
+    assert len(lines) <= len(main) + len(gloss) + 2
+
+
+def test_skewed_page_with_narrow_gutter() -> None:
+    rng = random.Random(6)
+    image, draw = _page(1700, 1900)
+    spacing = 60
+    # Two columns 30 px apart, their lines not level with each other: the page's skew hides
+    # the gutter until it is corrected.
+    left = _draw_column(draw, 120, 200, 700, 24, spacing, 26, rng)
+    right = _draw_column(draw, 850, 230, 700, 24, spacing, 26, rng)
+    matrix = cv2.getRotationMatrix2D((850.0, 950.0), 4.0, 1.0)
+    grey = cv2.warpAffine(np.asarray(image), matrix, (1700, 1900), borderValue=235)
+
+    lines = segment_page(grey)
+
+    _assert_well_formed(lines, grey.shape)
+    rotated: list[BBox] = []
+    for box in _line_boxes(left + right, spacing):
+        corners = np.array(
+            [[box[0], box[1], 1], [box[2], box[1], 1], [box[0], box[3], 1], [box[2], box[3], 1]],
+            dtype=np.float64,
+        )
+        xy = corners @ matrix.T
+        rotated.append(
+            (int(xy[:, 0].min()), int(xy[:, 1].min()), int(xy[:, 0].max()), int(xy[:, 1].max()))
+        )
+    assert _matches([line.bbox for line in lines], rotated) >= len(rotated) - 2
+    assert len(lines) <= len(rotated) + 2
+
+
+def test_text_under_a_stain_is_recovered() -> None:
+    rng = random.Random(7)
+    image, draw = _page(1400, 1600)
+    spacing = 60
+    # A dark stain under the middle of the text glues its letters into one huge blob.
+    draw.ellipse([(300, 500), (1100, 1000)], fill=60)
+    truth = _draw_column(draw, 150, 200, 1100, 20, spacing, 28, rng, ink=20)
+    grey = np.asarray(image)
+
+    lines = segment_page(grey)
+
+    _assert_well_formed(lines, grey.shape)
+    expected = _line_boxes(truth, spacing)
+    stained = [box for box in expected if 500 <= (box[1] + box[3]) / 2 <= 1000]
+    assert len(stained) >= 7
+    boxes = [line.bbox for line in lines]
+    assert _matches(boxes, stained) >= len(stained) - 1
+    assert _matches(boxes, expected) >= len(expected) - 2
+
+
+def test_shaded_page_edge_is_not_a_line() -> None:
+    rng = random.Random(8)
+    image, draw = _page(1400, 1700)
+    spacing = 64
+    truth = _draw_column(draw, 150, 300, 1100, 16, spacing, 30, rng)
+    page = np.asarray(image).astype(np.float32)
+    # A soft dark band along the top of the page, as where a page curves away from the glass.
+    yy = np.arange(page.shape[0], dtype=np.float32)[:, None]
+    page = page * (1.0 - 0.45 * np.exp(-(((yy - 120.0) / 30.0) ** 2)))
+    grey = np.clip(page, 0, 255).astype(np.uint8)
+
+    lines = segment_page(grey)
+
+    _assert_well_formed(lines, grey.shape)
+    assert all(line.bbox[3] > 250 for line in lines)
+    assert _matches([line.bbox for line in lines], _line_boxes(truth, spacing)) >= len(truth) - 1
+
+
+def test_text_on_one_half_of_a_spread() -> None:
+    rng = random.Random(9)
+    image, draw = _page(2600, 1700)
+    spacing = 56
+    truth = _draw_column(draw, 1450, 200, 1000, 22, spacing, 26, rng)
+    grey = np.asarray(image)
+    noise = np.random.default_rng(9).normal(0, 6, grey.shape)
+    grey = np.clip(grey + noise, 0, 255).astype(np.uint8)
+
+    lines = segment_page(grey)
+
+    _assert_well_formed(lines, grey.shape)
+    assert len(lines) == len(truth)
+    assert _matches([line.bbox for line in lines], _line_boxes(truth, spacing)) == len(truth)
+
+
+def test_every_setting_is_documented() -> None:
+    doc = SegmentationSettings.__doc__ or ""
+    for field in dataclasses.fields(SegmentationSettings):
+        assert f"{field.name}:" in doc, field.name
+
+
+def _line_boxes(boxes: Sequence[BBox], spacing: int) -> list[BBox]:
+    return [_line_box(box, spacing) for box in boxes]
