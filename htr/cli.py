@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from htr import __version__
@@ -27,8 +27,12 @@ DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "models" / "le
 """The bundled model; `--model` or the LEGAJO_MODEL environment variable choose another."""
 
 
+CommandAdder = Callable[[argparse._SubParsersAction], None]
+"""Adds one subcommand to the `legajo` parser (see `add_transcribe_command`)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the `legajo` command line.
+    """Runs the `legajo` command line with htr's commands.
 
     Args:
         argv: Arguments without the program name; defaults to `sys.argv[1:]`.
@@ -36,7 +40,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit code.
     """
-    parser = build_parser()
+    return run_command_line(build_parser(), argv)
+
+
+def run_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    """Parses `argv` with `parser` and runs the chosen subcommand.
+
+    Args:
+        parser: A parser from `build_parser`.
+        argv: Arguments without the program name; None means `sys.argv[1:]`.
+
+    Returns:
+        The exit code.
+    """
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
     if not hasattr(args, "run"):
@@ -49,16 +65,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Returns the parser of all `legajo` subcommands."""
-    parser = argparse.ArgumentParser(
-        prog="legajo", description="Search handwritten archives: transcribe page images."
-    )
+def build_parser(
+    more_commands: Sequence[CommandAdder] = (),
+    description: str = "Search handwritten archives: transcribe page images.",
+) -> argparse.ArgumentParser:
+    """Returns the `legajo` parser: htr's subcommands, then `more_commands`.
+
+    Args:
+        more_commands: Functions that add the subcommands of packages built on htr.
+        description: The program description shown by ``--help``.
+
+    Returns:
+        The parser.
+    """
+    parser = argparse.ArgumentParser(prog="legajo", description=description)
     parser.add_argument("--version", action="version", version=f"legajo {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_transcribe_command(commands)
     add_eval_command(commands)
+    for add_command in more_commands:
+        add_command(commands)
     return parser
 
 

@@ -1,0 +1,223 @@
+"""Database rows (SQLAlchemy 2 typed ORM), named ``...Row`` to keep them apart from domain objects.
+
+Only `indexer.db` and `indexer.repository` use them; everything else sees `htr.document`.
+
+A page is one frame of one file, identified within its collection by the file's content hash,
+the frame, and the model (id and revision) that read it: the unique constraint
+``uq_pages_content_model`` is what makes indexing idempotent and safe with two writers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+PAGE_INDEXED = "indexed"
+"""`PageRow.status` of a page whose lines are stored."""
+PAGE_FAILED = "failed"
+"""`PageRow.status` of a frame that could not be read or transcribed (see `PageRow.error`)."""
+
+RUN_RUNNING, RUN_FINISHED, RUN_ABORTED = "running", "finished", "aborted"
+"""`ProcessingRunRow.status` values; a run killed from outside stays ``running`` with no
+``finished_at``."""
+
+
+def utc_now() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names (needed by migrations)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class CollectionRow(Base):
+    """A named set of pages (``--collection``)."""
+
+    __tablename__ = "collections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class ProcessingRunRow(Base):
+    """One `legajo index` invocation: which model, which settings, which software, when."""
+
+    __tablename__ = "processing_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(40))
+    model_id: Mapped[str] = mapped_column(String(1000))
+    model_revision: Mapped[str] = mapped_column(String(200))
+    software: Mapped[str] = mapped_column(String(100))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default=RUN_RUNNING)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PageRow(Base):
+    """One frame of one input file, read by one model."""
+
+    __tablename__ = "pages"
+    __table_args__ = (
+        UniqueConstraint(
+            "collection_id",
+            "sha256",
+            "frame",
+            "model_id",
+            "model_revision",
+            name="uq_pages_content_model",
+        ),
+        Index("ix_pages_collection_source", "collection_id", "source_path"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("processing_runs.id", ondelete="SET NULL"), index=True
+    )
+    source_path: Mapped[str] = mapped_column(Text)
+    frame: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int] = mapped_column(Integer, default=0)
+    height: Mapped[int] = mapped_column(Integer, default=0)
+    model_id: Mapped[str] = mapped_column(String(1000))
+    model_revision: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
+    steps: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    indexed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+    lines: Mapped[list[LineRow]] = relationship(
+        back_populates="page",
+        order_by="LineRow.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class LineRow(Base):
+    """One text line of a page; `version` grows with every correction (optimistic locking)."""
+
+    __tablename__ = "lines"
+    __table_args__ = (UniqueConstraint("page_id", "position", name="uq_lines_page_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    line_key: Mapped[str] = mapped_column(String(200))
+    x0: Mapped[int] = mapped_column(Integer)
+    y0: Mapped[int] = mapped_column(Integer)
+    x1: Mapped[int] = mapped_column(Integer)
+    y1: Mapped[int] = mapped_column(Integer)
+    polygon: Mapped[list[Any]] = mapped_column(JSON)
+    baseline: Mapped[list[Any]] = mapped_column(JSON)
+    zone: Mapped[str | None] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    machine_text: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Float)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    page: Mapped[PageRow] = relationship(back_populates="lines")
+    words: Mapped[list[WordRow]] = relationship(
+        order_by="WordRow.position", cascade="all, delete-orphan", passive_deletes=True
+    )
+    alternatives: Mapped[list[AlternativeRow]] = relationship(
+        order_by="AlternativeRow.rank", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class WordRow(Base):
+    """One word of a line's machine reading."""
+
+    __tablename__ = "words"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Float)
+    x0: Mapped[int] = mapped_column(Integer)
+    y0: Mapped[int] = mapped_column(Integer)
+    x1: Mapped[int] = mapped_column(Integer)
+    y1: Mapped[int] = mapped_column(Integer)
+
+
+class AlternativeRow(Base):
+    """One of the n best readings of a line (rank 0 is the best)."""
+
+    __tablename__ = "alternatives"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), index=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    prob: Mapped[float] = mapped_column(Float)
+
+
+class CorrectionRow(Base):
+    """A human correction of a line: never overwritten, the latest one is the line's text."""
+
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), index=True)
+    old_text: Mapped[str] = mapped_column(Text)
+    new_text: Mapped[str] = mapped_column(Text)
+    editor: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class FileErrorRow(Base):
+    """An input file (or one frame of it) that could not be indexed, with the reason.
+
+    Only the latest failure of a file/frame is kept; it is deleted once the file is indexed.
+    """
+
+    __tablename__ = "file_errors"
+    __table_args__ = (Index("ix_file_errors_collection_source", "collection_id", "source_path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("processing_runs.id", ondelete="SET NULL"), index=True
+    )
+    source_path: Mapped[str] = mapped_column(Text)
+    frame: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

@@ -1,0 +1,205 @@
+"""The repository on a temporary SQLite database: round trips, idempotence, corrections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from htr.document import Alternative, Line, Page, ProcessingStep, Word
+from indexer.db import head_revision, open_database, schema_revision
+from indexer.errors import (
+    DatabaseUrlError,
+    LineNotFoundError,
+    StaleLineError,
+    UnknownCollectionError,
+)
+from indexer.repository import ModelKey, Repository, SourceFile, StoreOutcome
+from indexer.settings import resolve_storage, sqlite_url
+
+STEP = ProcessingStep(
+    "recognition", "legajo 0.1.0", model_id="m", model_revision="r1", settings={"beams": 2}
+)
+MODEL = ModelKey.of(STEP)
+SOURCE = SourceFile("/archive/folio 1.jpg", "a" * 64, 1234)
+
+
+def make_line(number: int, text: str = "de dios") -> Line:
+    words = tuple(
+        Word(word, 0.5 + 0.1 * i, (10 * i, number * 50, 10 * i + 8, number * 50 + 40))
+        for i, word in enumerate(text.split())
+    )
+    return Line(
+        id=f"l{number}",
+        bbox=(0, number * 50, 300, number * 50 + 40),
+        polygon=((0, number * 50), (299, number * 50), (299, number * 50 + 39)),
+        baseline=((0, number * 50 + 30), (299, number * 50 + 30)),
+        text=text,
+        confidence=0.6,
+        words=words,
+        alternatives=(Alternative(text, 0.75), Alternative(text.upper(), 0.25)),
+        zone="MainZone",
+    )
+
+
+PAGE = Page(
+    image=SOURCE.path,
+    frame=0,
+    width=300,
+    height=200,
+    lines=(make_line(0), make_line(1, "en el nonbre"), make_line(2, "")),
+    steps=(ProcessingStep("segmentation", "legajo 0.1.0", settings={"method": "x"}), STEP),
+)
+
+
+@pytest.fixture
+def repository(tmp_path: Path) -> Repository:
+    database = open_database(sqlite_url(tmp_path / "home" / "legajo.db"))
+    yield Repository(database)
+    database.close()
+
+
+@pytest.fixture
+def stored(repository: Repository) -> int:
+    collection = repository.ensure_collection("c")
+    assert repository.store_page(collection, None, SOURCE, PAGE, MODEL) is StoreOutcome.STORED
+    return repository.pages()[0].id
+
+
+def test_open_migrates_and_sets_sqlite_pragmas(repository: Repository) -> None:
+    database = repository.database
+    assert schema_revision(database) == head_revision() == "0001"
+    with database.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() > 0
+
+
+def test_bad_urls_are_named() -> None:
+    with pytest.raises(DatabaseUrlError, match="nonsense"):
+        open_database("nonsense")
+    with pytest.raises(DatabaseUrlError, match="nodriver"):
+        open_database("nodriver://x/y")
+
+
+def test_page_round_trip(repository: Repository, stored: int) -> None:
+    assert repository.load_page(stored) == PAGE
+    lines = repository.lines(stored)
+    assert [line.line for line in lines] == list(PAGE.lines)
+    assert {line.version for line in lines} == {1}
+    (summary,) = repository.pages()
+    assert (summary.status, summary.line_count, summary.model) == ("indexed", 3, MODEL)
+    assert repository.table_counts()["words"] == 5
+    assert repository.table_counts()["alternatives"] == 6
+
+
+def test_storing_twice_is_idempotent_and_force_replaces(
+    repository: Repository, stored: int
+) -> None:
+    collection = repository.collection_id("c")
+    again = repository.store_page(collection, None, SOURCE, PAGE, MODEL)
+    assert again is StoreOutcome.ALREADY_PRESENT
+    shorter = Page(SOURCE.path, 0, 300, 200, PAGE.lines[:1], PAGE.steps)
+    assert (
+        repository.store_page(collection, None, SOURCE, shorter, MODEL, replace=True)
+        is StoreOutcome.REPLACED
+    )
+    assert repository.load_page(stored) == shorter
+    assert repository.table_counts()["lines"] == 1
+    other_model = ModelKey("m", "r2")
+    assert repository.store_page(collection, None, SOURCE, PAGE, other_model) is (
+        StoreOutcome.STORED
+    )
+    assert repository.indexed_frames(collection, SOURCE.sha256, MODEL) == {0}
+    assert len(repository.pages()) == 2
+
+
+def test_corrections_are_rows_and_versions_guard_them(repository: Repository, stored: int) -> None:
+    line = repository.lines(stored)[0]
+    corrected = repository.correct_line(line.id, "de dios'; DROP TABLE lines; --", "ana", 1)
+    assert corrected.version == 2 and corrected.line.text.startswith("de dios'; DROP")
+    assert corrected.machine_text == "de dios"
+    with pytest.raises(StaleLineError) as stale:
+        repository.correct_line(line.id, "de Dios", "bob", 1)
+    assert (stale.value.expected_version, stale.value.current_version) == (1, 2)
+    repository.correct_line(line.id, "de Dios", "bob", 2)
+    history = repository.corrections(line.id)
+    assert [(c.old_text, c.new_text, c.editor, c.version) for c in history] == [
+        ("de dios", "de dios'; DROP TABLE lines; --", "ana", 2),
+        ("de dios'; DROP TABLE lines; --", "de Dios", "bob", 3),
+    ]
+    assert repository.load_page(stored).lines[0].text == "de Dios"
+    with pytest.raises(LineNotFoundError):
+        repository.correct_line(10_000, "x", "ana", 1)
+    collection = repository.collection_id("c")
+    kept = repository.store_page(collection, None, SOURCE, PAGE, MODEL, replace=True)
+    assert kept is StoreOutcome.KEPT_CORRECTED
+    assert repository.load_page(stored).lines[0].text == "de Dios"
+
+
+def test_failures_are_kept_once_and_cleared_by_success(repository: Repository) -> None:
+    collection = repository.ensure_collection("c")
+    for reason in ("first", "second"):
+        repository.record_failure(collection, None, SOURCE.path, ValueError(reason))
+    assert [(f.frame, f.kind, f.reason) for f in repository.failures()] == [
+        (None, "ValueError", "second")
+    ]
+    # The file became readable but its frame 1 fails: that replaces the whole-file failure.
+    repository.record_failure(
+        collection,
+        None,
+        SOURCE.path,
+        OSError("frame 1 broken"),
+        frame=1,
+        source=SOURCE,
+        model=MODEL,
+    )
+    failures = repository.failures("c")
+    assert [(f.frame, f.reason) for f in failures] == [(1, "frame 1 broken")]
+    assert [p.status for p in repository.pages()] == ["failed"]
+    assert repository.stats()[0].errors == 1 and repository.stats()[0].pages == 0
+
+    repository.store_page(collection, None, SOURCE, PAGE, MODEL)
+    assert [(f.frame, f.reason) for f in repository.failures()] == [(1, "frame 1 broken")]
+    page_one = Page(SOURCE.path, 1, 300, 200, PAGE.lines[:1], PAGE.steps)
+    assert repository.store_page(collection, None, SOURCE, page_one, MODEL) is StoreOutcome.STORED
+    assert repository.failures() == []
+    assert {p.status for p in repository.pages()} == {"indexed"}
+
+
+def test_stats_per_collection(repository: Repository, stored: int) -> None:
+    repository.ensure_collection("empty")
+    stats = {s.collection: s for s in repository.stats()}
+    assert (stats["c"].pages, stats["c"].lines, stats["c"].words) == (1, 3, 5)
+    assert stats["c"].mean_confidence == pytest.approx((0.5 + 0.6 + 0.5 + 0.6 + 0.7) / 5)
+    assert (stats["empty"].pages, stats["empty"].mean_confidence) == (0, None)
+    with pytest.raises(UnknownCollectionError):
+        repository.stats("nope")
+    assert repository.ensure_collection("c") == repository.collection_id("c")
+
+
+def test_runs_record_model_and_settings(repository: Repository) -> None:
+    collection = repository.ensure_collection("c")
+    run = repository.start_run(collection, "index", STEP, {"layout": "auto"})
+    (record,) = repository.runs()
+    assert (record.id, record.status, record.finished_at) == (run, "running", None)
+    assert record.model == MODEL and record.settings == {
+        "recognizer": {"beams": 2},
+        "layout": "auto",
+    }
+    repository.finish_run(run, "finished")
+    assert repository.runs()[0].finished_at is not None
+
+
+def test_storage_settings_precedence(tmp_path: Path) -> None:
+    default = resolve_storage(environ={})
+    assert default.home == Path("legajo-data") and default.uses_default_database
+    assert default.database_url == "sqlite:///legajo-data/legajo.db"
+    env = {"LEGAJO_HOME": str(tmp_path), "LEGAJO_DB": "postgresql://u@h/db"}
+    from_env = resolve_storage(environ=env)
+    assert from_env.home == tmp_path and from_env.database_url == "postgresql://u@h/db"
+    flags = resolve_storage(tmp_path / "h", "sqlite:///x.db", environ=env)
+    assert flags.home == tmp_path / "h" and flags.database_url == "sqlite:///x.db"
+    only_home = resolve_storage(tmp_path / "h", environ={"LEGAJO_HOME": "elsewhere"})
+    assert only_home.database_url == sqlite_url(tmp_path / "h" / "legajo.db")
