@@ -6,10 +6,11 @@ into probabilities normalised over that list. Token log-probabilities of the bes
 from `compute_transition_scores` and become word confidences in `htr.confidence`.
 
 Models whose encoder has a CTC head (legajo's line models, `htr.line_model`) are decoded
-jointly: the encoder runs once, the CTC head's greedy reading bounds the number of new tokens
-(`max_new_tokens`), and the decoder's n-best are rescored with ``CTC_WEIGHT`` times their CTC
-log-likelihood plus the rest times their decoder log-probability. Other checkpoints decode as
-plain beam search.
+jointly: the encoder runs once, the CTC head's greedy reading bounds the number of new tokens,
+and every decoding step scores the decoder's candidates with ``CTC_WEIGHT`` times their CTC
+prefix score plus the rest times their decoder log-probability (`CTCPrefixScorer`), so token
+scores, n-best probabilities and word confidences are joint scores. Other checkpoints decode
+as plain beam search.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ logger = logging.getLogger(__name__)
 
 CTC_WEIGHT = 0.5
 """Weight of the CTC log-likelihood in joint rescoring (the decoder's gets the rest)."""
+CTC_PREFIX_SCORING = True
+"""With a CTC head, score every decoding step jointly (`htr.line_model.CTCPrefixScorer`);
+when False, only the finished n-best are rescored with their CTC likelihood."""
 CTC_LENGTH_FACTOR, CTC_LENGTH_MARGIN = 1.25, 8
 """With a CTC head, at most ``factor * CTC greedy length + margin`` new tokens are generated."""
 CPU_BATCH_SIZE = 16
@@ -196,6 +200,10 @@ class TrOCRRecognizer:
             # `max_length` counts the start token; setting it (not `max_new_tokens`) avoids
             # transformers' warning about the generation config's own `max_length`.
             options["max_length"] = 1 + min(bound, options.pop("max_new_tokens", bound))
+            if CTC_PREFIX_SCORING:
+                options["logits_processor"] = _ctc_prefix_scorer(
+                    model, self._processor.tokenizer, ctc_log_probs, beams
+                )
             output = model.generate(encoder_outputs=encoded, **options)
         else:
             output = model.generate(pixels, **options)
@@ -209,7 +217,7 @@ class TrOCRRecognizer:
         sequences = output.sequences[:, 1:].tolist()
         logprobs = scores.float().tolist()
         totals: list[float] | None = None
-        if ctc_log_probs is not None:
+        if ctc_log_probs is not None and not CTC_PREFIX_SCORING:
             totals = _joint_scores(
                 model, self._processor.tokenizer, sequences, logprobs, ctc_log_probs, n_return
             )
@@ -259,6 +267,22 @@ def _has_ctc_head(model: Any) -> bool:
     """Whether the model's encoder returns CTC logits (legajo's line encoder with a head)."""
     config = getattr(getattr(model, "encoder", None), "config", None)
     return bool(getattr(config, "ctc_vocab_size", 0))
+
+
+def _ctc_prefix_scorer(model: Any, tokenizer: Any, ctc_log_probs: torch.Tensor, beams: int) -> Any:
+    from transformers import LogitsProcessorList
+
+    from htr.line_model import CTCPrefixScorer
+
+    scorer = CTCPrefixScorer(
+        ctc_log_probs,
+        beams,
+        blank_id=_ctc_blank(model),
+        eos_id=tokenizer.eos_token_id,
+        excluded_ids=[i for i in (tokenizer.bos_token_id, tokenizer.pad_token_id) if i is not None],
+        weight=CTC_WEIGHT,
+    )
+    return LogitsProcessorList([scorer])
 
 
 def _ctc_blank(model: Any) -> int:
