@@ -19,6 +19,7 @@ from htr import __version__
 from htr.errors import LegajoError
 from htr.evaluate import add_eval_command
 from htr.recognizer import DEVICES, RecognizerSettings
+from htr.train import add_train_command
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def build_parser(
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_transcribe_command(commands)
     add_eval_command(commands)
+    add_train_command(commands)
     for add_command in more_commands:
         add_command(commands)
     return parser
