@@ -79,7 +79,7 @@ class LineModelShape:
     decoder_layers: int = 3
     heads: int = 4
     max_length: int = 384
-    stem_channels: tuple[int, int, int, int, int] = (32, 64, 96, 128, 192)
+    stem_channels: tuple[int, int, int, int, int] = (16, 32, 64, 96, 128)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +129,11 @@ class TrainConfig:
     steps: int | None = None
     batch_size: int = 16
     lr: float = 1e-3
-    warmup_steps: int = 300
+    warmup_steps: int = 100
     weight_decay: float = 0.01
     ctc_weight: float = 0.5
     curriculum: float = 0.25
-    synthetic_share: tuple[float, float] = (0.5, 0.15)
+    synthetic_share: tuple[float, float] = (0.4, 0.1)
     augment: bool = True
     checkpoint_minutes: float = 10.0
     val_lines: int = 200
