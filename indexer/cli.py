@@ -1,13 +1,14 @@
 """The `legajo` command line: htr's commands (`transcribe`, `eval`...) plus the indexer's.
 
-Further indexer commands (``import``, ``export``) plug in by adding an ``add_..._command``
-call to `build_parser`.
+Further indexer commands plug in by adding an ``add_..._command`` call to `build_parser`.
 
 `legajo index` indexes page images into the database, `legajo stats` and `legajo errors`
-report on it. Exit codes: 0 when everything went well, 1 when the command could not run
-(model or database unavailable), 2 for usage errors, 3 when some files failed to index
-(``--on-error skip``, the default, indexes the others; ``--on-error abort`` stops at the
-first).
+report on it; `legajo import` stores PAGE XML and ALTO transcriptions made elsewhere, and
+`legajo export` writes the pages back out (`indexer.importer`, `indexer.exporter`). Exit
+codes: 0 when everything went well, 1 when the command could not run (model or database
+unavailable, an export file that cannot be written), 2 for usage errors, 3 when some files
+failed to index or import (``--on-error skip``, the default, indexes the others;
+``--on-error abort`` stops at the first; imports always go on).
 """
 
 from __future__ import annotations
@@ -32,17 +33,24 @@ from htr.cli import (
     build_parser as build_htr_parser,
 )
 from htr.errors import LegajoError
-from indexer.errors import DatabaseUrlError, InputPathError, UnknownCollectionError
+from indexer.errors import (
+    DatabaseUrlError,
+    ExportPathError,
+    InputPathError,
+    UnknownCollectionError,
+)
 from indexer.settings import DB_VARIABLE, HOME_VARIABLE, resolve_storage
 
 if TYPE_CHECKING:
+    from indexer.exporter import ExportReport
+    from indexer.importer import ImportOutcome, ImportReport
     from indexer.ingest import IndexReport, ProgressEvent
     from indexer.repository import Repository
 
 logger = logging.getLogger(__name__)
 
 EXIT_SOME_FAILED = 3
-"""Exit code of `legajo index` when some files could not be indexed."""
+"""Exit code of `legajo index` and `legajo import` when some files could not be read."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,7 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """Returns the parser of all `legajo` subcommands: htr's and the indexer's."""
     return build_htr_parser(
-        (add_index_command, add_stats_command, add_errors_command),
+        (
+            add_index_command,
+            add_stats_command,
+            add_errors_command,
+            add_import_command,
+            add_export_command,
+        ),
         description="Search handwritten archives: transcribe and index page images.",
     )
 
@@ -140,6 +154,53 @@ def add_errors_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--collection", metavar="NAME", help="only this collection")
     add_storage_arguments(parser)
     parser.set_defaults(run=_run_errors)
+
+
+def add_import_command(commands: argparse._SubParsersAction) -> None:
+    """Adds `legajo import`."""
+    parser = commands.add_parser(
+        "import",
+        help="store PAGE XML / ALTO transcriptions (Transkribus, eScriptorium) as verified text",
+        description="Store the text of PAGE XML (2009-2019) and ALTO (v2-v4) files as "
+        "verified transcriptions (folders are walked recursively for *.xml). Each page's "
+        "image is looked for next to its XML file (or one folder up from page/ and alto/); "
+        "a page whose image is missing is imported all the same and listed. Importing a "
+        "file again changes nothing; a newer file for the same image replaces the older "
+        "import. Files that cannot be read are listed and the others imported (exit 3).",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    parser.add_argument(
+        "--collection", default="default", metavar="NAME", help="collection (default: default)"
+    )
+    add_storage_arguments(parser)
+    parser.set_defaults(run=_run_import)
+
+
+def add_export_command(commands: argparse._SubParsersAction) -> None:
+    """Adds `legajo export`."""
+    parser = commands.add_parser(
+        "export",
+        help="write the indexed pages as PAGE XML, ALTO, text or JSON",
+        description="Write one file per indexed page: PAGE XML 2019 or ALTO 4.4 (words, "
+        "word confidences, alternative readings, processing steps), plain text or JSON. "
+        "A line's latest correction is its main reading. Files are named after the source "
+        "files (plus the page number for multi-page files), in the source folders' "
+        "structure; files of an earlier export with the same names are replaced.",
+    )
+    parser.add_argument(
+        "--format",
+        choices=["page", "alto", "txt", "json"],
+        required=True,
+        help="PAGE XML 2019, ALTO 4.4, plain text, or JSON",
+    )
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write to")
+    parser.add_argument(
+        "--collection",
+        metavar="NAME",
+        help="only this collection (default: every collection, each in a subfolder)",
+    )
+    add_storage_arguments(parser)
+    parser.set_defaults(run=_run_export)
 
 
 def _open_repository(args: argparse.Namespace) -> Repository:
@@ -239,6 +300,139 @@ def _print_summary(report: IndexReport, database_url: str) -> None:
     for failure in report.failures:
         where = "" if failure.frame is None else f" [frame {failure.frame}]"
         print(f"failed: {failure.path}{where}: {failure.reason}", file=sys.stderr)
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from indexer.importer import find_import_inputs, import_paths
+
+    try:
+        inputs = find_import_inputs(args.paths)
+        repository = _open_repository(args)
+    except (InputPathError, DatabaseUrlError) as error:
+        _error(error)
+        return EXIT_USAGE
+    except LegajoError as error:
+        _error(error)
+        return EXIT_FAILED
+    try:
+        with _ImportProgressBar(len(inputs)) as progress:
+            report = import_paths(args.paths, repository, args.collection, progress.update)
+    except LegajoError as error:  # the database failed: pages committed so far are kept
+        _error(error)
+        return EXIT_FAILED
+    finally:
+        repository.database.close()
+    _print_import_summary(report, repository.database.url)
+    return EXIT_SOME_FAILED if report.failures else EXIT_OK
+
+
+class _ImportProgressBar:
+    """A tqdm bar counting input files, fed with each file's `ImportOutcome`."""
+
+    def __init__(self, total: int) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(
+            desc="importing",
+            unit="file",
+            total=total,
+            disable=None,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
+        self._counts: dict[str, int] = {}
+
+    def __enter__(self) -> _ImportProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.close()
+
+    def update(self, _path: Path, outcome: ImportOutcome) -> None:
+        self._counts[outcome.value] = self._counts.get(outcome.value, 0) + 1
+        self._bar.set_postfix(self._counts, refresh=False)
+        self._bar.update(1)
+
+
+def _print_import_summary(report: ImportReport, database_url: str) -> None:
+    replaced = f" ({report.replaced} replaced)" if report.replaced else ""
+    ignored = f", {report.ignored} other XML files ignored" if report.ignored else ""
+    print(
+        f"imported {report.imported} pages{replaced}, skipped {report.unchanged} unchanged, "
+        f"{report.failed} failed, {report.files} files{ignored} in {report.seconds:.1f} s"
+        f" (run {report.run_id}, {database_url})"
+    )
+    if report.missing_images:
+        print(f"{len(report.missing_images)} pages imported without their image (not found)")
+    if report.also_indexed:
+        print(
+            f"{report.also_indexed} imported pages are also transcribed by a model in this "
+            "collection: both copies are kept"
+        )
+    for missing in report.missing_images:
+        print(f"no image: {missing.xml_path}: expected {missing.image_path}", file=sys.stderr)
+    for failure in report.failures:
+        print(f"failed: {failure.path}: {failure.reason}", file=sys.stderr)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from indexer.exporter import ExportFormat, export_pages
+
+    try:
+        repository = _open_repository(args)
+    except DatabaseUrlError as error:
+        _error(error)
+        return EXIT_USAGE
+    except LegajoError as error:
+        _error(error)
+        return EXIT_FAILED
+    try:
+        with _ExportProgressBar() as progress:
+            report = export_pages(
+                repository, args.out, ExportFormat(args.format), args.collection, progress.update
+            )
+    except (UnknownCollectionError, ExportPathError) as error:
+        _error(error)
+        return EXIT_USAGE
+    except LegajoError as error:
+        _error(error)
+        return EXIT_FAILED
+    finally:
+        repository.database.close()
+    _print_export_summary(report)
+    return EXIT_OK
+
+
+class _ExportProgressBar:
+    """A tqdm bar counting the files written."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(
+            desc="exporting", unit="page", disable=None, file=sys.stderr, dynamic_ncols=True
+        )
+
+    def __enter__(self) -> _ExportProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.close()
+
+    def update(self, _path: Path, done: int, total: int) -> None:
+        self._bar.total = total
+        self._bar.update(done - self._bar.n)
+
+
+def _print_export_summary(report: ExportReport) -> None:
+    print(f"exported {len(report.files)} pages to {report.out_dir} in {report.seconds:.1f} s")
+    for item in report.renamed:
+        where = f" [frame {item.frame}]" if item.frame else ""
+        print(
+            f"renamed: {item.source_path}{where} written as {item.path} "
+            "(another page has the same name)",
+            file=sys.stderr,
+        )
 
 
 def _run_stats(args: argparse.Namespace) -> int:

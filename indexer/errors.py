@@ -54,3 +54,27 @@ class InputPathError(IndexerError):
 
 class DatabaseAccessError(IndexerError):
     """The database could not be read or written (unreachable, locked past the timeout)."""
+
+
+class SearchTimeoutError(IndexerError):
+    """A search ran past its time limit (``timeout_s``) and was stopped."""
+
+
+class SemanticModelError(IndexerError):
+    """A sentence model cannot be loaded, or does not match the semantic index it is used with."""
+
+
+class TranscriptionImportError(IndexerError):
+    """A PAGE or ALTO file cannot be imported: it holds no text, or names a missing frame."""
+
+
+class ExportPathError(IndexerError):
+    """The export folder cannot be used: the path names a file, not a folder."""
+
+
+class ExportWriteError(IndexerError):
+    """An export file could not be written (permissions, disk full)."""
+
+
+class IndexFileError(IndexerError):
+    """An index file is missing, unreadable, corrupt, or does not match its manifest."""

@@ -8,10 +8,13 @@ The document validates against the official schema (``tests/data/xsd``). What go
   ``value`` the software) whose ``Labels`` (``externalModel="legajo"``) carry the model id,
   the model revision and each setting (``type="setting:<name>"``). Corrections add one more
   item, ``name="manual-correction"``, dated by the latest one, naming the editors.
-- ``Page``: the image file name and size. Consecutive lines of the same zone share a
-  ``TextRegion`` whose ``Coords`` are the rectangle around them; the zone is written as
-  ``custom="structure {type:<zone>;}"`` (as eScriptorium does, and as `htr.pagexml` reads
-  it) and, where the zone maps onto PAGE's own region types, as ``@type`` too.
+- ``Page``: the image file name and size; for a page that is not the first of its file
+  (a TIFF frame, a PDF page), ``custom="frame {index:<frame>;}"``, the 0-based frame, which
+  PAGE has no attribute for (`indexer.importer` reads it back). Consecutive lines of the
+  same zone share a ``TextRegion`` whose ``Coords`` are the rectangle around them; the zone
+  is written as ``custom="structure {type:<zone>;}"`` (as eScriptorium does, and as
+  `htr.pagexml` reads it) and, where the zone maps onto PAGE's own region types, as
+  ``@type`` too.
 - ``TextLine``: ``Coords`` (the polygon; the box's rectangle when the polygon spans no
   area), ``Baseline`` (when it has two points or more), one ``Word`` per word (``Coords``
   the word box's rectangle, ``TextEquiv@conf`` its confidence) and then the line's
@@ -58,6 +61,8 @@ from indexer.formats.words import (
 )
 
 PAGE_2019_NAMESPACE = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
+FRAME_CUSTOM_TAG = "frame"
+"""The ``Page@custom`` tag that holds the frame of a page past the first of its file."""
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _NS = f"{{{PAGE_2019_NAMESPACE}}}"
 
@@ -141,6 +146,8 @@ def write_page_xml(
         imageWidth=str(page.width),
         imageHeight=str(page.height),
     )
+    if page.frame > 0:
+        page_element.set("custom", f"{FRAME_CUSTOM_TAG} {{index:{page.frame};}}")
     ids = IdRegistry()
     line_ids = [ids.claim(line.id, "l") for line in page.lines]  # lines keep their ids first
     numbered = list(zip(line_ids, page.lines, strict=True))
@@ -305,4 +312,4 @@ def _sub(parent: etree._Element, tag: str, **attributes: str) -> etree._Element:
     return etree.SubElement(parent, f"{_NS}{tag}", attributes)
 
 
-__all__ = ["PAGE_2019_NAMESPACE", "write_page_xml"]
+__all__ = ["FRAME_CUSTOM_TAG", "PAGE_2019_NAMESPACE", "write_page_xml"]
