@@ -1,0 +1,177 @@
+"""Fixtures of the browser tests: `legajo ui` serving an indexed archive, and headless Chromium.
+
+The server is started exactly as a user starts it, through the `legajo ui` command (in a child
+process, on 127.0.0.1 and a free port). The browser is Debian's Chromium driven by
+Playwright. Without Chromium or Playwright these tests skip, except in CI (``CI`` set), where
+they fail: they must run there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.ui.archive import Archive, build_archive
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+START_TIMEOUT_S = 60.0
+_STANDALONE_UI = (
+    "import sys; from htr.cli import build_parser, run_command_line; "
+    "from indexer.ui_command import add_ui_command; "
+    "sys.exit(run_command_line(build_parser((add_ui_command,)), sys.argv[1:]))"
+)
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"browser tests cannot run in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's Chromium; its absence fails the run in CI and skips the tests elsewhere."""
+    if not CHROMIUM.is_file():
+        _unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _unavailable("playwright is not installed (pip install playwright)")
+    return CHROMIUM
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """A running `legajo ui`."""
+
+    url: str
+    archive: Archive
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+def legajo_ui_command() -> list[str]:
+    """How to run `legajo ui` from this Python: the real CLI once ``ui`` is wired into it."""
+    from indexer.cli import build_parser
+
+    subcommands = [
+        action
+        for action in build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    ]
+    if any("ui" in action.choices for action in subcommands):
+        return [sys.executable, "-m", "indexer.cli", "ui"]
+    return [sys.executable, "-c", _STANDALONE_UI, "ui"]
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"legajo ui exited with {process.returncode}:\n{log.read_text()}")
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer,
+        ):
+            if answer.status == 200:
+                return
+        time.sleep(0.25)
+    raise AssertionError(f"legajo ui did not answer within {START_TIMEOUT_S} s:\n{log.read_text()}")
+
+
+@contextlib.contextmanager
+def serve(archive: Archive, log: Path, *extra: str) -> Iterator[Server]:
+    """Runs `legajo ui` on the archive until the block ends."""
+    port = free_port()
+    command = [
+        *legajo_ui_command(),
+        "--home",
+        str(archive.storage.home),
+        "--port",
+        str(port),
+        *extra,
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, process, log)
+        yield Server(url, archive, process, log)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory, memorised_checkpoint: Path) -> Archive:
+    return build_archive(tmp_path_factory.mktemp("e2e") / "home", memorised_checkpoint)
+
+
+@pytest.fixture(scope="module")
+def server(
+    archive: Archive, chromium: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    with serve(archive, tmp_path_factory.mktemp("log") / "legajo-ui.log") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: Path) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(chromium), headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-GB")
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    yield tab
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """The folder the screenshots go to (git-ignored), emptied once per run."""
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+    return SCREENSHOTS

@@ -1,0 +1,170 @@
+"""Correct: edit a line in a form, see its history, restore a version, settle conflicts.
+
+Every save goes through `ui.components.submit_correction` as a callback whose arguments were
+fixed when the form was drawn, so the version sent to the optimistic lock is the one the
+editor saw. If someone saved the line meanwhile, both texts are shown and neither is lost.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from indexer.repository import StoredLine
+from ui import components, services, state
+from ui.corrections import LineVersion
+from ui.navigation import LINE_ID, PAGE, PAGE_ID, line_link, query_id
+from ui.text import escape_markdown
+
+config = services.settings()
+t = components.translator()
+desk = services.correction_desk(config)
+repository = services.repository(config)
+
+
+def submit_form(stored: StoredLine, text_key: str) -> None:
+    """Saves the text of the form drawn for `stored`, unless nothing was changed."""
+    text = str(st.session_state.get(text_key, "")).strip()
+    if text == stored.line.text:
+        components.set_flash(t("correct.unchanged"), "info")
+        return
+    components.submit_correction(stored.id, text, stored.version)
+
+
+def save_typed(line_id: int, text_key: str, expected_version: int) -> None:
+    """Saves the text typed in a form, whatever it is."""
+    components.submit_correction(
+        line_id, str(st.session_state.get(text_key, "")).strip(), expected_version
+    )
+
+
+def restore(line_id: int, text: str, expected_version: int) -> None:
+    """Makes an earlier text current again, as a new correction."""
+    components.submit_correction(line_id, text, expected_version)
+
+
+def keep_theirs(line_id: int) -> None:
+    """Drops the editor's conflicting text: the saved version stays."""
+    st.session_state.pop(state.CONFLICT, None)
+    components.set_flash(t("conflict.kept_theirs"), "info")
+
+
+def edit_form(stored: StoredLine) -> None:
+    """The line's text in a form; Enter or the button saves it."""
+    text_key = f"correct.text.{stored.id}.{stored.version}"
+    with st.form(f"correct.form.{stored.id}"):
+        st.text_input(t("correct.text"), value=stored.line.text, key=text_key, max_chars=2000)
+        st.form_submit_button(
+            t("correct.save"),
+            type="primary",
+            icon=":material/save:",
+            on_click=submit_form,
+            args=(stored, text_key),
+        )
+
+
+def conflict_view(stored: StoredLine, conflict: state.Conflict, latest: LineVersion) -> None:
+    """Both texts side by side, and a form to save the editor's (or a merged) text."""
+    st.warning(t("conflict.explain"), icon=":material/warning:")
+    mine_column, theirs_column = st.columns(2)
+    with mine_column:
+        st.markdown(f"**{t('conflict.mine', version=conflict.based_on)}**")
+        st.code(conflict.mine, language=None, wrap_lines=True)
+    with theirs_column:
+        st.markdown(
+            "**"
+            + t(
+                "conflict.theirs",
+                editor=escape_markdown(latest.editor or "–"),
+                when=components.when(latest.when),
+                version=latest.version,
+            )
+            + "**"
+        )
+        st.code(stored.line.text, language=None, wrap_lines=True)
+    text_key = f"conflict.text.{stored.id}.{stored.version}"
+    with st.form(f"conflict.form.{stored.id}"):
+        st.text_input(t("conflict.merged"), value=conflict.mine, key=text_key, max_chars=2000)
+        st.form_submit_button(
+            t("conflict.save"),
+            type="primary",
+            icon=":material/save:",
+            on_click=save_typed,
+            args=(stored.id, text_key, stored.version),
+        )
+    st.button(
+        t("conflict.keep_theirs"), icon=":material/undo:", on_click=keep_theirs, args=(stored.id,)
+    )
+
+
+def history_view(stored: StoredLine, versions: list[LineVersion]) -> None:
+    """Every version of the line, newest first, each restorable."""
+    st.subheader(t("correct.history"))
+    for version in reversed(versions):
+        number_column, text_column, who_column, action_column = st.columns(
+            [1, 6, 3, 2], vertical_alignment="center"
+        )
+        number_column.markdown(f"**v{version.version}**")
+        with text_column:
+            st.code(version.text or " ", language=None, wrap_lines=True)
+        who_column.caption(
+            t("correct.machine")
+            if version.editor is None
+            else f"{escape_markdown(version.editor)} · {components.when(version.when)}"
+        )
+        if not desk.read_only and version.text != stored.line.text:
+            action_column.button(
+                t("correct.restore"),
+                key=f"correct.restore.{stored.id}.{version.version}",
+                icon=":material/history:",
+                on_click=restore,
+                args=(stored.id, version.text, stored.version),
+            )
+
+
+st.title(t("correct.title"))
+page_id = query_id(PAGE_ID)
+if page_id is None:
+    summary = components.page_picker(repository, t, key="correct.picker")
+    if summary is None:
+        st.stop()
+    page_id = summary.id
+try:
+    page = repository.load_page(page_id)
+except LookupError:
+    st.error(t("page.unknown", page_id=page_id))
+    st.stop()
+lines = repository.lines(page_id)
+if not lines:
+    st.info(t("page.no_lines"))
+    st.stop()
+stored = lines[components.line_choice(lines, t, f"correct.line.{page_id}", query_id(LINE_ID))]
+st.query_params.update(line_link(page_id, stored.id))
+st.page_link(
+    PAGE,
+    label=t("correct.back_to_page"),
+    icon=":material/article:",
+    query_params=line_link(page_id, stored.id),
+)
+
+components.line_image(config, stored, t)
+components.transcript(stored, t)
+versions = desk.history(stored)
+st.caption(
+    t(
+        "correct.version_caption",
+        page=escape_markdown(components.page_title(page.image, page.frame, t)),
+        line=lines.index(stored) + 1,
+        version=stored.version,
+        count=len(versions) - 1,
+    )
+)
+
+if desk.read_only:
+    st.info(t("sidebar.read_only"), icon=":material/lock:")
+else:
+    conflict = st.session_state.get(state.CONFLICT)
+    if conflict is not None and conflict.line_id == stored.id:
+        conflict_view(stored, conflict, versions[-1])
+    else:
+        edit_form(stored)
+history_view(stored, versions)

@@ -1,0 +1,143 @@
+"""The workbench's only way to write: corrections and restores, refused when read-only.
+
+Pages never call `Repository.correct_line` themselves; they go through a `CorrectionDesk`,
+which checks on the server, for every write, that the app is not read-only and that an editor
+is named. A browser that still shows an editing form (a tab opened before the server was
+restarted with ``--read-only``, a forged request) gets `ReadOnlyError`, and nothing is
+written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, replace
+
+from htr.document import Line, Word
+from htr.errors import LegajoError
+from indexer.errors import LineNotFoundError
+from indexer.formats.words import LineCorrection, export_words
+from indexer.repository import Correction, Repository, StoredLine
+
+logger = logging.getLogger(__name__)
+
+
+class ReadOnlyError(LegajoError):
+    """A write was asked of a workbench started with ``--read-only``."""
+
+
+class MissingEditorError(LegajoError):
+    """A correction was submitted without the editor's name."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineVersion:
+    """One version of a line's text, as the history shows it.
+
+    Attributes:
+        version: 1 for the machine reading, then one more per correction.
+        text: The text of that version.
+        editor: Who wrote it; None for the machine reading.
+        when: When it was saved; None for the machine reading.
+    """
+
+    version: int
+    text: str
+    editor: str | None
+    when: dt.datetime | None
+
+
+class CorrectionDesk:
+    """Reads lines with their history and writes corrections, unless read-only.
+
+    Args:
+        repository: The database.
+        read_only: Refuse every write.
+    """
+
+    def __init__(self, repository: Repository, *, read_only: bool) -> None:
+        self._repository = repository
+        self._read_only = read_only
+
+    @property
+    def read_only(self) -> bool:
+        """True when every write is refused."""
+        return self._read_only
+
+    def line(self, page_id: int, line_id: int) -> StoredLine:
+        """A line of a page, as stored now.
+
+        Raises:
+            LineNotFoundError: If the page has no line with that id.
+        """
+        for stored in self._repository.lines(page_id):
+            if stored.id == line_id:
+                return stored
+        raise LineNotFoundError(f"page {page_id} has no line with id {line_id}")
+
+    def history(self, stored: StoredLine) -> list[LineVersion]:
+        """Every version of a line's text, oldest (the machine reading) first."""
+        versions = [LineVersion(1, stored.machine_text, None, None)]
+        versions.extend(_version(c) for c in self._repository.corrections(stored.id))
+        return versions
+
+    def save(self, line_id: int, text: str, editor: str, expected_version: int) -> StoredLine:
+        """Stores a correction of a line (a new row; nothing is overwritten).
+
+        Args:
+            line_id: The line.
+            text: The new text (surrounding whitespace removed).
+            editor: Who corrects it.
+            expected_version: The version the editor started from.
+
+        Returns:
+            The line after the correction.
+
+        Raises:
+            ReadOnlyError: If the workbench is read-only.
+            MissingEditorError: If `editor` is blank.
+            StaleLineError: If someone saved the line since `expected_version`.
+            LineNotFoundError: If the line does not exist.
+        """
+        if self._read_only:
+            raise ReadOnlyError("this workbench is read-only: corrections are not accepted")
+        name = editor.strip()
+        if not name:
+            raise MissingEditorError("a correction needs the editor's name")
+        saved = self._repository.correct_line(line_id, text.strip(), name, expected_version)
+        logger.info("line %d corrected by %s (version %d)", line_id, name, saved.version)
+        return saved
+
+    def restore(
+        self, stored: StoredLine, version: int, editor: str, expected_version: int
+    ) -> StoredLine:
+        """Makes an earlier version the current text again, as a new correction.
+
+        Raises:
+            LookupError: If the line has no such version.
+            ReadOnlyError, MissingEditorError, StaleLineError: As for `save`.
+        """
+        earlier = {v.version: v for v in self.history(stored)}
+        if version not in earlier:
+            raise LookupError(f"line {stored.id} has no version {version}")
+        return self.save(stored.id, earlier[version].text, editor, expected_version)
+
+
+def current_words(stored: StoredLine) -> tuple[Word, ...]:
+    """The words of a line's current text, with confidences and boxes.
+
+    An uncorrected line has the recogniser's words. A corrected line has the words of its
+    correction, verified by a person (confidence 1), placed as the exports place them
+    (`indexer.formats.words.export_words`).
+    """
+    if stored.line.text == stored.machine_text:
+        return stored.line.words
+    machine: Line = replace(stored.line, text=stored.machine_text)
+    correction = LineCorrection(stored.line.id, stored.line.text, "", dt.datetime.now(dt.UTC))
+    return export_words(machine, correction)
+
+
+def _version(correction: Correction) -> LineVersion:
+    return LineVersion(
+        correction.version, correction.new_text, correction.editor, correction.created_at
+    )

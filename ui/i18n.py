@@ -1,0 +1,284 @@
+"""The workbench's messages in English and Spanish.
+
+Each message is a `str.format` template with named fields; both languages have the same
+fields (a test checks it). Messages are Markdown, as Streamlit shows labels; values that come
+from the data are escaped by the caller (`ui.text.escape_markdown`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from indexer.ui_command import UI_LANGUAGES
+
+logger = logging.getLogger(__name__)
+
+LANGUAGE_NAMES = {"en": "English", "es": "Español"}
+"""Each interface language, named in itself."""
+
+MESSAGES: dict[str, dict[str, str]] = {
+    # navigation and sidebar
+    "nav.search": {"en": "Search", "es": "Buscar"},
+    "nav.page": {"en": "Page", "es": "Página"},
+    "nav.correct": {"en": "Correct", "es": "Corregir"},
+    "nav.review": {"en": "Review", "es": "Revisar"},
+    "nav.collections": {"en": "Collections", "es": "Colecciones"},
+    "sidebar.editor": {"en": "Your name", "es": "Su nombre"},
+    "sidebar.editor_placeholder": {
+        "en": "needed to save corrections",
+        "es": "necesario para guardar correcciones",
+    },
+    "sidebar.editor_help": {
+        "en": "Every correction is stored with the name of who made it.",
+        "es": "Cada corrección se guarda con el nombre de quien la hizo.",
+    },
+    "sidebar.read_only": {
+        "en": "Read-only: corrections are switched off on this server.",
+        "es": "Solo lectura: las correcciones están desactivadas en este servidor.",
+    },
+    "sidebar.database": {"en": "Database: {url}", "es": "Base de datos: {url}"},
+    # shared
+    "common.collection": {"en": "Collection", "es": "Colección"},
+    "common.page": {"en": "Page", "es": "Página"},
+    "common.line": {"en": "Line", "es": "Línea"},
+    "common.page_choice": {"en": "{page} ({lines} lines)", "es": "{page} ({lines} líneas)"},
+    "common.no_collections": {
+        "en": "Nothing is indexed yet: run `legajo index` on a folder of page images.",
+        "es": "Aún no hay nada indexado: ejecute `legajo index` sobre una carpeta de imágenes.",
+    },
+    "common.no_pages": {
+        "en": "This collection has no indexed page.",
+        "es": "Esta colección no tiene páginas indexadas.",
+    },
+    "common.empty_line": {"en": "(empty line)", "es": "(línea vacía)"},
+    "image.unavailable": {
+        "en": "The page image cannot be read.",
+        "es": "No se puede leer la imagen de la página.",
+    },
+    "image.unavailable_reason": {
+        "en": "The page image cannot be read: {reason}",
+        "es": "No se puede leer la imagen de la página: {reason}",
+    },
+    # search
+    "search.title": {"en": "Search the archive", "es": "Buscar en el archivo"},
+    "search.query": {"en": "Words to find", "es": "Palabras que buscar"},
+    "search.placeholder": {
+        "en": 'a name, a place, "a phrase", word*, -excluded',
+        "es": 'un nombre, un lugar, "una frase", palabra*, -excluida',
+    },
+    "search.mode": {"en": "Mode", "es": "Modo"},
+    "search.mode_help": {
+        "en": "Auto combines the probable readings, spelling variants and near misses. Exact "
+        "looks only at the best reading; Meaning finds lines about the same thing.",
+        "es": "Automático combina lecturas probables, variantes gráficas y parecidos. Exacto "
+        "mira solo la mejor lectura; Sentido encuentra líneas que tratan de lo mismo.",
+    },
+    "search.mode.auto": {"en": "Auto", "es": "Automático"},
+    "search.mode.exact": {"en": "Exact", "es": "Exacto"},
+    "search.mode.prob": {"en": "Probable", "es": "Probable"},
+    "search.mode.fuzzy": {"en": "Fuzzy", "es": "Aproximado"},
+    "search.mode.semantic": {"en": "Meaning", "es": "Sentido"},
+    "search.all_collections": {"en": "All collections", "es": "Todas las colecciones"},
+    "search.min_confidence": {"en": "Minimum confidence", "es": "Confianza mínima"},
+    "search.min_confidence_help": {
+        "en": "Leave out hits whose matched words were read with less confidence.",
+        "es": "Omitir resultados cuyas palabras se leyeron con menos confianza.",
+    },
+    "search.submit": {"en": "Search", "es": "Buscar"},
+    "search.empty": {
+        "en": "Type a word and press Enter.",
+        "es": "Escriba una palabra y pulse Intro.",
+    },
+    "search.searching": {"en": "Searching…", "es": "Buscando…"},
+    "search.syntax_error": {
+        "en": "The query cannot be read: {error}",
+        "es": "No se entiende la consulta: {error}",
+    },
+    "search.timeout": {
+        "en": "The search took too long; try more precise words.",
+        "es": "La búsqueda tardó demasiado; pruebe con palabras más precisas.",
+    },
+    "search.no_hits": {"en": "No hits for {query}.", "es": "Ningún resultado para {query}."},
+    "search.summary": {
+        "en": "Hits {first}–{last} of {total} · {seconds} s",
+        "es": "Resultados {first}–{last} de {total} · {seconds} s",
+    },
+    "search.download_help": {
+        "en": "The first {limit} hits of this search.",
+        "es": "Los primeros {limit} resultados de esta búsqueda.",
+    },
+    "search.hit_caption": {
+        "en": "{page} · line {line} · score {score}",
+        "es": "{page} · línea {line} · puntuación {score}",
+    },
+    "search.open_page": {"en": "Open the page", "es": "Abrir la página"},
+    "search.line_gone": {
+        "en": "This line is no longer in the database.",
+        "es": "Esta línea ya no está en la base de datos.",
+    },
+    "search.previous": {"en": "Previous", "es": "Anteriores"},
+    "search.next": {"en": "Next", "es": "Siguientes"},
+    "search.results_page": {
+        "en": "Results page {number} of {pages}",
+        "es": "Página {number} de {pages} de resultados",
+    },
+    "search.unknown_collection": {
+        "en": "That collection no longer exists.",
+        "es": "Esa colección ya no existe.",
+    },
+    # page
+    "page.title": {"en": "Page", "es": "Página"},
+    "page.frame_title": {"en": "{name}, page {frame}", "es": "{name}, página {frame}"},
+    "page.caption": {
+        "en": "{path} · {width}×{height} px · {lines} lines",
+        "es": "{path} · {width}×{height} px · {lines} líneas",
+    },
+    "page.unknown": {"en": "There is no page {page_id}.", "es": "No existe la página {page_id}."},
+    "page.no_lines": {
+        "en": "No line was found on this page.",
+        "es": "No se encontró ninguna línea en esta página.",
+    },
+    "page.zoom": {"en": "Zoom", "es": "Ampliación"},
+    "page.line_confidence": {"en": "Line confidence", "es": "Confianza de la línea"},
+    "page.version": {"en": "Version", "es": "Versión"},
+    "page.correct": {"en": "Correct this line", "es": "Corregir esta línea"},
+    "page.words": {"en": "Words", "es": "Palabras"},
+    "page.word": {"en": "Word", "es": "Palabra"},
+    "page.confidence": {"en": "Confidence", "es": "Confianza"},
+    "page.readings": {"en": "Alternative readings", "es": "Lecturas alternativas"},
+    "page.reading": {"en": "Reading", "es": "Lectura"},
+    "page.probability": {"en": "Probability", "es": "Probabilidad"},
+    # correct
+    "correct.title": {"en": "Correct a line", "es": "Corregir una línea"},
+    "correct.back_to_page": {"en": "Back to the page", "es": "Volver a la página"},
+    "correct.version_caption": {
+        "en": "{page}, line {line} · version {version} · corrections: {count}",
+        "es": "{page}, línea {line} · versión {version} · correcciones: {count}",
+    },
+    "correct.text": {"en": "Text of the line", "es": "Texto de la línea"},
+    "correct.save": {"en": "Save correction", "es": "Guardar corrección"},
+    "correct.saved": {
+        "en": "Saved as version {version}; search finds it now.",
+        "es": "Guardada como versión {version}; la búsqueda ya la encuentra.",
+    },
+    "correct.unchanged": {"en": "The text was not changed.", "es": "El texto no ha cambiado."},
+    "correct.need_editor": {
+        "en": "Type your name in the sidebar first: every correction records who made it.",
+        "es": "Escriba antes su nombre en la barra lateral: cada corrección registra su autor.",
+    },
+    "correct.refused_read_only": {
+        "en": "Refused: this server is read-only. Nothing was saved.",
+        "es": "Rechazado: este servidor es de solo lectura. No se guardó nada.",
+    },
+    "correct.history": {"en": "History", "es": "Historial"},
+    "correct.machine": {"en": "machine reading", "es": "lectura automática"},
+    "correct.restore": {"en": "Restore", "es": "Restaurar"},
+    # conflict
+    "conflict.explain": {
+        "en": "Someone saved this line while you were editing it. Both texts are below: "
+        "save yours (edited if you like) on top, or keep theirs.",
+        "es": "Otra persona guardó esta línea mientras usted la editaba. Abajo están los dos "
+        "textos: guarde el suyo (editado si quiere) encima, o conserve el otro.",
+    },
+    "conflict.mine": {
+        "en": "Your text (made on version {version})",
+        "es": "Su texto (hecho sobre la versión {version})",
+    },
+    "conflict.theirs": {
+        "en": "Saved meanwhile by {editor}, {when} (version {version})",
+        "es": "Guardado entretanto por {editor}, {when} (versión {version})",
+    },
+    "conflict.merged": {"en": "Text to save", "es": "Texto que guardar"},
+    "conflict.save": {"en": "Save this text", "es": "Guardar este texto"},
+    "conflict.keep_theirs": {"en": "Keep their version", "es": "Conservar la otra versión"},
+    "conflict.kept_theirs": {
+        "en": "Their version was kept; yours was not saved.",
+        "es": "Se conservó la otra versión; la suya no se guardó.",
+    },
+    # review
+    "review.title": {"en": "Review doubtful lines", "es": "Revisar líneas dudosas"},
+    "review.nothing": {
+        "en": "Nothing to review: every line of this collection is corrected.",
+        "es": "Nada que revisar: todas las líneas de esta colección están corregidas.",
+    },
+    "review.counter": {
+        "en": "Line {position} of {total} · reviewed {reviewed} · corrected {corrected}",
+        "es": "Línea {position} de {total} · revisadas {reviewed} · corregidas {corrected}",
+    },
+    "review.done": {
+        "en": "Done: {reviewed} lines reviewed.",
+        "es": "Terminado: {reviewed} líneas revisadas.",
+    },
+    "review.restart": {"en": "Start again", "es": "Empezar de nuevo"},
+    "review.item_caption": {
+        "en": "{page} · weakest word {weakest}",
+        "es": "{page} · palabra más dudosa {weakest}",
+    },
+    "review.text": {
+        "en": "Text of the line (Enter saves and goes on)",
+        "es": "Texto de la línea (Intro guarda y sigue)",
+    },
+    "review.save_next": {"en": "Save and next", "es": "Guardar y seguir"},
+    "review.previous": {"en": "Previous", "es": "Anterior"},
+    "review.skip": {"en": "Skip", "es": "Saltar"},
+    "review.open_correct": {"en": "Open in Correct", "es": "Abrir en Corregir"},
+    "review.conflict": {
+        "en": "Someone saved this line meanwhile; compare both texts in Correct.",
+        "es": "Otra persona guardó esta línea entretanto; compare ambos textos en Corregir.",
+    },
+    # collections
+    "collections.title": {"en": "Collections", "es": "Colecciones"},
+    "collections.pages": {"en": "Pages", "es": "Páginas"},
+    "collections.lines": {"en": "Lines", "es": "Líneas"},
+    "collections.words": {"en": "Words", "es": "Palabras"},
+    "collections.mean_confidence": {"en": "Mean confidence", "es": "Confianza media"},
+    "collections.failed": {"en": "Failed files", "es": "Archivos fallidos"},
+    "collections.failures": {"en": "Failed files", "es": "Archivos fallidos"},
+    "collections.no_failures": {"en": "No file failed.", "es": "Ningún archivo falló."},
+    "collections.runs": {"en": "Models and settings", "es": "Modelos y ajustes"},
+    "collections.export": {"en": "Export", "es": "Exportar"},
+    "collections.export_all": {
+        "en": "All {pages} pages of the collection:",
+        "es": "Las {pages} páginas de la colección:",
+    },
+    "collections.format.page": {"en": "PAGE XML", "es": "PAGE XML"},
+    "collections.format.alto": {"en": "ALTO", "es": "ALTO"},
+    "collections.format.txt": {"en": "Text", "es": "Texto"},
+    "collections.format.json": {"en": "JSON", "es": "JSON"},
+    "collections.file": {"en": "File", "es": "Archivo"},
+    "collections.frame": {"en": "Page in file", "es": "Página del archivo"},
+    "collections.status": {"en": "Status", "es": "Estado"},
+    "collections.model": {"en": "Model", "es": "Modelo"},
+    "collections.revision": {"en": "Revision", "es": "Revisión"},
+    "collections.software": {"en": "Software", "es": "Programa"},
+    "collections.error": {"en": "Error", "es": "Error"},
+    "collections.kind": {"en": "Kind", "es": "Tipo"},
+    "collections.reason": {"en": "Reason", "es": "Motivo"},
+    "collections.when": {"en": "When", "es": "Cuándo"},
+    "collections.run": {"en": "Run", "es": "Ejecución"},
+    "collections.started": {"en": "Started", "es": "Inicio"},
+    "collections.finished": {"en": "Finished", "es": "Fin"},
+    "collections.settings": {"en": "Settings", "es": "Ajustes"},
+}
+
+
+class Translator:
+    """Looks messages up in one language.
+
+    Args:
+        language: One of `indexer.ui_command.UI_LANGUAGES`; anything else falls back to the
+            first (a stale session value must not break the page).
+    """
+
+    def __init__(self, language: str) -> None:
+        self.language = language if language in UI_LANGUAGES else UI_LANGUAGES[0]
+
+    def __call__(self, key: str, **values: Any) -> str:
+        """The message `key` in this language, its fields filled from `values`.
+
+        Raises:
+            KeyError: If the catalogue has no such message (a programming error).
+        """
+        template = MESSAGES[key][self.language]
+        return template.format(**values) if values else template

@@ -1,0 +1,18 @@
+"""The workbench's entry point: ``streamlit run ui/streamlit_app.py`` (or `legajo ui`).
+
+Draws what every page shares (page settings, sidebar) and runs the page chosen in the menu.
+Settings come from the environment (see `indexer.ui_command`).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import components, services
+from ui.navigation import build_pages
+
+st.set_page_config(page_title="legajo", page_icon=":material/history_edu:", layout="wide")
+config = services.settings()
+translate = components.sidebar(config)
+components.show_flash()  # here, so a message reaches whatever page runs next
+st.navigation(build_pages(translate, read_only=config.read_only)).run()
