@@ -2,6 +2,11 @@
 
 Only `indexer.db` and `indexer.repository` use them; everything else sees `htr.document`.
 
+The search tables (migration 0002) are derived from the lines: `WordFormRow` holds every
+distinct normalised word form met in any reading, `LineWordRow` the probability that a form
+occurs in a line (`indexer.word_index`), and `SearchChangeRow` is the change feed the FAISS
+indexes follow (one row per line stored, corrected or deleted).
+
 A page is one frame of one file, identified within its collection by the file's content hash,
 the frame, and the model (id and revision) that read it: the unique constraint
 ``uq_pages_content_model`` is what makes indexing idempotent and safe with two writers.
@@ -15,6 +20,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -24,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -39,6 +46,9 @@ PAGE_INDEXED = "indexed"
 """`PageRow.status` of a page whose lines are stored."""
 PAGE_FAILED = "failed"
 """`PageRow.status` of a frame that could not be read or transcribed (see `PageRow.error`)."""
+
+CHANGE_UPSERT, CHANGE_DELETE = "upsert", "delete"
+"""`SearchChangeRow.kind` values: a line was stored or corrected, or it was deleted."""
 
 RUN_RUNNING, RUN_FINISHED, RUN_ABORTED = "running", "finished", "aborted"
 """`ProcessingRunRow.status` values; a run killed from outside stays ``running`` with no
@@ -65,6 +75,8 @@ class CollectionRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    variants: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """Whether search folds early-modern spelling variants for this collection."""
 
 
 class ProcessingRunRow(Base):
@@ -221,3 +233,61 @@ class FileErrorRow(Base):
     kind: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class WordFormRow(Base):
+    """A distinct normalised word form, from any reading of any line (never deleted).
+
+    Attributes:
+        form: The form as `indexer.normalize.word_keys` gives it without variant folding.
+        variant_key: The form with early-modern spelling variants folded (same as `form`
+            when no rule applies): forms sharing it are spelling variants of each other.
+    """
+
+    __tablename__ = "word_forms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    form: Mapped[str] = mapped_column(Text, unique=True)
+    variant_key: Mapped[str] = mapped_column(Text, index=True)
+
+
+class LineWordRow(Base):
+    """The probability that a word form occurs in a line (see `indexer.word_index`).
+
+    Attributes:
+        probability: P(form occurs in the line) over the line's n-best readings; 1 for
+            a corrected line's words.
+        text_confidence: How sure the recognizer is of the form where it occurs in the
+            line's current text (the best matching word's confidence, 1 for a corrected
+            line); None when the current text does not contain the form.
+    """
+
+    __tablename__ = "line_words"
+    __table_args__ = (
+        Index("ix_line_words_form_probability", "form_id", "probability"),
+        Index("ix_line_words_form_text_confidence", "form_id", "text_confidence"),
+    )
+
+    line_id: Mapped[int] = mapped_column(
+        ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True
+    )
+    form_id: Mapped[int] = mapped_column(ForeignKey("word_forms.id"), primary_key=True)
+    probability: Mapped[float] = mapped_column(Float)
+    text_confidence: Mapped[float | None] = mapped_column(Float)
+
+
+class SearchChangeRow(Base):
+    """One entry of the change feed: a line stored, corrected or deleted.
+
+    Ids only grow (AUTOINCREMENT on SQLite; on PostgreSQL writers take an advisory lock
+    before writing, so ids become visible in order). `line_id` has no foreign key: the
+    line of a ``delete`` entry is gone.
+    """
+
+    __tablename__ = "search_changes"
+    __table_args__ = (Index("ix_search_changes_line_id", "line_id"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    line_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(10))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

@@ -9,26 +9,44 @@ happens to the process. The unique constraint on (collection, content hash, fram
 model revision) makes storing idempotent: a second copy of a page, from a rerun or from a
 second process indexing the same folder, is refused by the database and reported as
 `StoreOutcome.ALREADY_PRESENT`.
+
+Search (issue 5): `store_page` and `correct_line` also write, in the same transaction, the
+line's word probabilities (`indexer.word_index`) and one `search_changes` row per line
+stored, corrected or deleted: the change feed that keeps the FAISS indexes fresh. On
+PostgreSQL those writers take a transaction-level advisory lock first, so that change and
+word-form ids become visible in the order they were allocated and a reader that remembers
+the highest id it has seen misses nothing. `SearchReader` is the read side of search: every
+statement it runs is bounded by the search's deadline (a SQLite progress handler, a
+PostgreSQL ``statement_timeout``) and user text only ever reaches SQL as bound parameters.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, insert, literal, or_, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.expression import ColumnElement
 
 from htr.document import Alternative, Line, Page, ProcessingStep, Word
 from indexer.db import Database
-from indexer.errors import LineNotFoundError, StaleLineError, UnknownCollectionError
+from indexer.errors import (
+    LineNotFoundError,
+    SearchTimeoutError,
+    StaleLineError,
+    UnknownCollectionError,
+)
 from indexer.orm import (
+    CHANGE_DELETE,
+    CHANGE_UPSERT,
     PAGE_FAILED,
     PAGE_INDEXED,
     RUN_RUNNING,
@@ -37,16 +55,28 @@ from indexer.orm import (
     CorrectionRow,
     FileErrorRow,
     LineRow,
+    LineWordRow,
     PageRow,
     ProcessingRunRow,
+    SearchChangeRow,
+    WordFormRow,
     WordRow,
     utc_now,
 )
+from indexer.word_index import FormStats, line_forms, variant_key
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_COLLECTION = "default"
 """The collection pages go to when none is named."""
+
+_SEARCH_WRITE_LOCK_KEY = 0x6C65_6773  # "legs": PostgreSQL advisory lock of search writers
+_IN_CHUNK = 500
+"""Values per ``IN (...)`` list (SQLite limits the number of bound parameters)."""
+_STREAM_BATCH = 5000
+"""Rows per read transaction when streaming forms or line texts."""
+_PROGRESS_STEPS = 1000
+"""SQLite virtual-machine steps between two checks of a search's deadline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +217,41 @@ class RunRecord:
     status: str
     started_at: dt.datetime
     finished_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LineWordMatch:
+    """A line that may hold a word form (a `line_words` row with its line's context).
+
+    Attributes:
+        line_id: The line.
+        form_id: The word form.
+        probability: P(form occurs in the line).
+        text_confidence: Confidence of the form in the current text, None when absent.
+        variants: Whether the line's collection folds spelling variants.
+    """
+
+    line_id: int
+    form_id: int
+    probability: float
+    text_confidence: float | None
+    variants: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LocatedLine:
+    """A stored line with its page's file, frame and its place in reading order."""
+
+    stored: StoredLine
+    source_path: str
+    frame: int
+    position: int
+    collection_id: int
+
+    @property
+    def verified(self) -> bool:
+        """True when a person corrected the line."""
+        return self.stored.version > 1
 
 
 class Repository:
@@ -350,6 +415,7 @@ class Repository:
                         collection_id, source.sha256, page.frame, model
                     ).with_for_update()
                 ).one_or_none()
+                replaced_lines: list[int] = []
                 if existing is None:
                     row = PageRow(
                         collection_id=collection_id,
@@ -364,6 +430,9 @@ class Repository:
                 elif _has_corrections(session, existing.id):
                     return StoreOutcome.KEPT_CORRECTED
                 else:
+                    replaced_lines = list(
+                        session.scalars(select(LineRow.id).where(LineRow.page_id == existing.id))
+                    )
                     session.execute(delete(LineRow).where(LineRow.page_id == existing.id))
                     session.expire(existing, ["lines"])
                     row = existing
@@ -383,6 +452,14 @@ class Repository:
                 session.add(row)
                 session.flush()
                 _clear_failures(session, collection_id, source.path, page.frame)
+                _write_search_index(
+                    session,
+                    [
+                        (line_row.id, _machine_forms(line))
+                        for line_row, line in zip(row.lines, page.lines, strict=True)
+                    ],
+                    deleted=replaced_lines,
+                )
                 return outcome
         except IntegrityError:
             if page.frame in self.indexed_frames(collection_id, source.sha256, model):
@@ -584,6 +661,8 @@ class Repository:
             )
             session.flush()
             session.refresh(row)
+            verified = line_forms(new_text, (), (), 1.0, verified=True)
+            _write_search_index(session, [(line_id, verified)])
             return _stored_line(row)
 
     def corrections(self, line_id: int) -> list[Correction]:
@@ -606,6 +685,155 @@ class Repository:
                 )
                 for row in rows
             ]
+
+    # -- search --------------------------------------------------------------------------
+
+    def set_collection_variants(self, name: str, enabled: bool) -> None:
+        """Turns spelling-variant folding on or off for a collection's searches.
+
+        Raises:
+            UnknownCollectionError: If there is no collection of that name.
+        """
+        with self._db.write() as session:
+            result = session.execute(
+                update(CollectionRow).where(CollectionRow.name == name).values(variants=enabled)
+            )
+            if getattr(result, "rowcount", 1) == 0:
+                raise UnknownCollectionError(f"no collection named {name!r}")
+
+    def collection_variants(self, name: str) -> bool:
+        """Whether a collection folds spelling variants.
+
+        Raises:
+            UnknownCollectionError: If there is no collection of that name.
+        """
+        with self._db.read() as session:
+            found = session.scalar(select(CollectionRow.variants).where(CollectionRow.name == name))
+        if found is None:
+            raise UnknownCollectionError(f"no collection named {name!r}")
+        return bool(found)
+
+    def word_forms(self, after_id: int = 0) -> Iterator[tuple[int, str]]:
+        """Every normalised word form with an id above `after_id`, by id: (id, form)."""
+        while True:
+            with self._db.read() as session:
+                batch = session.execute(
+                    select(WordFormRow.id, WordFormRow.form)
+                    .where(WordFormRow.id > after_id)
+                    .order_by(WordFormRow.id)
+                    .limit(_STREAM_BATCH)
+                ).all()
+            yield from ((int(i), str(form)) for i, form in batch)
+            if len(batch) < _STREAM_BATCH:
+                return
+            after_id = batch[-1][0]
+
+    def max_form_id(self) -> int:
+        """The highest word-form id (0 without forms): forms are only ever added."""
+        with self._db.read() as session:
+            return int(session.scalar(select(func.max(WordFormRow.id))) or 0)
+
+    def line_texts(self, after_change: int = 0) -> Iterator[tuple[int, int, int, str]]:
+        """Current texts of lines, by page and position: (line id, page id, position, text).
+
+        Args:
+            after_change: 0 for every line; otherwise only the lines stored or corrected
+                after that change id (`last_change_id`) and still present.
+        """
+        if after_change > 0:
+            changed = [
+                line_id
+                for _, line_id, kind in self.changes_since(after_change)
+                if kind == CHANGE_UPSERT
+            ]
+            found: list[tuple[int, int, int, str]] = []
+            with self._db.read() as session:
+                for chunk in _chunks(sorted(set(changed))):
+                    found.extend(
+                        (int(i), int(p), int(pos), str(t))
+                        for i, p, pos, t in session.execute(
+                            select(
+                                LineRow.id, LineRow.page_id, LineRow.position, LineRow.text
+                            ).where(LineRow.id.in_(chunk))
+                        )
+                    )
+            yield from sorted(found, key=lambda row: (row[1], row[2]))
+            return
+        page_id, position = 0, -1
+        while True:
+            with self._db.read() as session:
+                batch = session.execute(
+                    select(LineRow.id, LineRow.page_id, LineRow.position, LineRow.text)
+                    .where(
+                        or_(
+                            LineRow.page_id > page_id,
+                            (LineRow.page_id == page_id) & (LineRow.position > position),
+                        )
+                    )
+                    .order_by(LineRow.page_id, LineRow.position)
+                    .limit(_STREAM_BATCH)
+                ).all()
+            yield from ((int(i), int(p), int(pos), str(t)) for i, p, pos, t in batch)
+            if len(batch) < _STREAM_BATCH:
+                return
+            page_id, position = batch[-1][1], batch[-1][2]
+
+    def page_line_texts(self, page_id: int) -> list[tuple[int, int, str]]:
+        """The lines of a page in reading order: (line id, position, current text)."""
+        with self._db.read() as session:
+            return [
+                (int(i), int(pos), str(t))
+                for i, pos, t in session.execute(
+                    select(LineRow.id, LineRow.position, LineRow.text)
+                    .where(LineRow.page_id == page_id)
+                    .order_by(LineRow.position)
+                )
+            ]
+
+    def changes_since(self, change_id: int) -> list[tuple[int, int, str]]:
+        """The change feed after `change_id`, oldest first: (change id, line id, kind).
+
+        ``kind`` is ``"upsert"`` (stored or corrected) or ``"delete"``.
+        """
+        with self._db.read() as session:
+            return [
+                (int(i), int(line_id), str(kind))
+                for i, line_id, kind in session.execute(
+                    select(SearchChangeRow.id, SearchChangeRow.line_id, SearchChangeRow.kind)
+                    .where(SearchChangeRow.id > change_id)
+                    .order_by(SearchChangeRow.id)
+                )
+            ]
+
+    def last_change_id(self) -> int:
+        """The id of the latest change-feed entry, 0 when there is none."""
+        with self._db.read() as session:
+            return int(session.scalar(select(func.max(SearchChangeRow.id))) or 0)
+
+    def search_counts(self) -> dict[str, int]:
+        """Rows of the search tables: ``word_forms``, ``line_words``, ``search_changes``."""
+        with self._db.read() as session:
+            return {
+                row.__tablename__: int(session.scalar(select(func.count()).select_from(row)) or 0)
+                for row in (WordFormRow, LineWordRow, SearchChangeRow)
+            }
+
+    @contextmanager
+    def search_reader(self, timeout_s: float) -> Iterator[SearchReader]:
+        """A read transaction for one search, every statement bounded by its deadline.
+
+        Args:
+            timeout_s: Seconds from now until the search must be over.
+
+        Raises:
+            SearchTimeoutError: From the reader's methods, once the deadline has passed.
+            DatabaseAccessError: If the database cannot be reached.
+        """
+        deadline = time.monotonic() + timeout_s
+        with self._db.read() as session:
+            reader = SearchReader(session, deadline)
+            with reader.bounded():
+                yield reader
 
     # -- statistics ----------------------------------------------------------------------
 
@@ -677,6 +905,395 @@ class Repository:
                 row.__tablename__: int(session.scalar(select(func.count()).select_from(row)) or 0)
                 for row in rows
             }
+
+
+class SearchReader:
+    """The read side of one search, inside one read transaction (`Repository.search_reader`).
+
+    Every statement checks the deadline first and is interrupted when it runs past it:
+    SQLite calls a progress handler every few thousand virtual-machine steps, PostgreSQL gets
+    the time left as its ``statement_timeout``. Either way `SearchTimeoutError` is raised.
+    """
+
+    def __init__(self, session: Session, deadline: float) -> None:
+        self._session = session
+        self._deadline = deadline
+        self._dialect = session.get_bind().dialect.name
+
+    @contextmanager
+    def bounded(self) -> Iterator[None]:
+        """Installs (and afterwards removes) SQLite's deadline check on the connection."""
+        if self._dialect != "sqlite":
+            yield
+            return
+        raw = self._session.connection().connection.dbapi_connection
+        if raw is None:  # pragma: no cover - a checked-out connection always has one
+            yield
+            return
+        raw.set_progress_handler(self._past_deadline, _PROGRESS_STEPS)
+        try:
+            yield
+        finally:
+            raw.set_progress_handler(None, 0)
+
+    def _past_deadline(self) -> int:
+        return 1 if time.monotonic() > self._deadline else 0
+
+    def check(self) -> None:
+        """Raises `SearchTimeoutError` when the deadline has passed."""
+        if time.monotonic() > self._deadline:
+            raise SearchTimeoutError("the search ran past its time limit")
+
+    def _rows(self, query: Any) -> Sequence[Any]:
+        self.check()
+        if self._dialect == "postgresql":
+            left_ms = max(1, int((self._deadline - time.monotonic()) * 1000))
+            self._session.execute(
+                text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(left_ms)}
+            )
+        try:
+            return self._session.execute(query).all()
+        except OperationalError as error:
+            if time.monotonic() > self._deadline or "interrupt" in str(error).lower():
+                raise SearchTimeoutError("the search ran past its time limit") from error
+            raise
+
+    def collection_id(self, name: str) -> int:
+        """The id of a collection.
+
+        Raises:
+            UnknownCollectionError: If there is no collection of that name.
+        """
+        rows = self._rows(select(CollectionRow.id).where(CollectionRow.name == name))
+        if not rows:
+            raise UnknownCollectionError(f"no collection named {name!r}")
+        return int(rows[0][0])
+
+    def form_ids(self, forms: Collection[str]) -> dict[str, int]:
+        """The ids of those of `forms` that occur in some reading."""
+        found: dict[str, int] = {}
+        for chunk in _chunks(sorted(forms)):
+            query = select(WordFormRow.form, WordFormRow.id).where(WordFormRow.form.in_(chunk))
+            found.update({str(form): int(i) for form, i in self._rows(query)})
+        return found
+
+    def variant_forms(self, keys: Collection[str]) -> list[tuple[int, str, str]]:
+        """The forms whose variant key is one of `keys`: (id, form, variant key)."""
+        found: list[tuple[int, str, str]] = []
+        for chunk in _chunks(sorted(keys)):
+            query = select(WordFormRow.id, WordFormRow.form, WordFormRow.variant_key).where(
+                WordFormRow.variant_key.in_(chunk)
+            )
+            found.extend((int(i), str(f), str(k)) for i, f, k in self._rows(query))
+        return found
+
+    def prefix_forms(
+        self, prefix: str, *, variant_prefix: str | None = None, limit: int = 1000
+    ) -> list[tuple[int, str]]:
+        """The forms starting with `prefix` (or whose variant key starts with `variant_prefix`).
+
+        ``%``, ``_`` and the escape character in the prefixes match only themselves.
+        """
+        condition: ColumnElement[bool] = WordFormRow.form.like(
+            _like_prefix(prefix), escape=_LIKE_ESCAPE
+        )
+        if variant_prefix is not None:
+            condition = or_(
+                condition,
+                WordFormRow.variant_key.like(_like_prefix(variant_prefix), escape=_LIKE_ESCAPE),
+            )
+        query = (
+            select(WordFormRow.id, WordFormRow.form)
+            .where(condition)
+            .order_by(WordFormRow.form)
+            .limit(limit)
+        )
+        return [(int(i), str(f)) for i, f in self._rows(query)]
+
+    def matches(
+        self,
+        form_ids: Collection[int],
+        *,
+        collection_id: int | None = None,
+        min_confidence: float | None = None,
+        in_text: bool = False,
+        line_ids: Collection[int] | None = None,
+    ) -> list[LineWordMatch]:
+        """The lines that may hold any of `form_ids`, one match per (line, form).
+
+        Args:
+            form_ids: Word forms.
+            collection_id: Only lines of this collection.
+            min_confidence: Only lines whose confidence is at least this (corrected lines
+                always pass).
+            in_text: Only where the form is in the line's current text.
+            line_ids: Only these lines (read through the primary key: fast for few lines).
+        """
+        off = self._collections_without_variants()
+        found: list[LineWordMatch] = []
+        line_chunks: list[Sequence[int] | None] = (
+            [None] if line_ids is None else list(_chunks(sorted(line_ids)))
+        )
+        for chunk, lines in ((f, i) for f in _chunks(sorted(form_ids)) for i in line_chunks):
+            query = self._filtered(
+                select(
+                    LineWordRow.line_id,
+                    LineWordRow.form_id,
+                    LineWordRow.probability,
+                    LineWordRow.text_confidence,
+                    PageRow.collection_id if off else literal(None),
+                ).where(LineWordRow.form_id.in_(chunk)),
+                collection_id=collection_id,
+                min_confidence=min_confidence,
+                join_pages=bool(off),
+            )
+            if in_text:
+                query = query.where(LineWordRow.text_confidence.is_not(None))
+            if lines is not None:
+                query = query.where(LineWordRow.line_id.in_(lines))
+            found.extend(
+                LineWordMatch(
+                    line_id=int(line_id),
+                    form_id=int(form_id),
+                    probability=float(prob),
+                    text_confidence=_float_or_none(conf),
+                    variants=cid not in off,
+                )
+                for line_id, form_id, prob, conf, cid in self._rows(query)
+            )
+        return found
+
+    def _collections_without_variants(self) -> set[int]:
+        rows = self._rows(select(CollectionRow.id).where(CollectionRow.variants.is_(False)))
+        return {int(row[0]) for row in rows}
+
+    def collections_without_variants(self) -> set[int]:
+        """The ids of the collections whose searches do not fold spelling variants."""
+        return self._collections_without_variants()
+
+    def top_matches(
+        self,
+        form_id: int,
+        *,
+        limit: int,
+        collection_id: int | None = None,
+        min_confidence: float | None = None,
+        in_text: bool = False,
+        skip_collections: Collection[int] = (),
+    ) -> list[LineWordMatch]:
+        """The `limit` lines most likely to hold a form, most likely first.
+
+        Ordered by probability, or with `in_text` by text confidence (only lines whose
+        current text holds the form); both walk an index, so this is fast for any form.
+
+        Args:
+            form_id: The word form.
+            limit: Most lines returned.
+            collection_id: Only lines of this collection.
+            min_confidence: As in `matches`.
+            in_text: As in `matches`.
+            skip_collections: Leave out the lines of these collections.
+        """
+        value = LineWordRow.text_confidence if in_text else LineWordRow.probability
+        query = self._filtered(
+            select(
+                LineWordRow.line_id,
+                LineWordRow.probability,
+                LineWordRow.text_confidence,
+            ).where(LineWordRow.form_id == form_id),
+            collection_id=collection_id,
+            min_confidence=min_confidence,
+            skip_collections=skip_collections,
+        )
+        if in_text:
+            query = query.where(LineWordRow.text_confidence.is_not(None))
+        query = query.order_by(value.desc(), LineWordRow.line_id).limit(limit)
+        return [
+            LineWordMatch(int(line_id), form_id, float(prob), _float_or_none(conf), True)
+            for line_id, prob, conf in self._rows(query)
+        ]
+
+    def count_lines(
+        self,
+        form_ids: Collection[int],
+        *,
+        variant_form_ids: Collection[int] = (),
+        collection_id: int | None = None,
+        min_confidence: float | None = None,
+        in_text: bool = False,
+        cap: int,
+    ) -> int:
+        """How many lines may hold any of the forms, counted up to `cap`.
+
+        Args:
+            form_ids: Forms that count in every collection.
+            variant_form_ids: Forms that count only in collections that fold variants.
+            collection_id: As in `matches`.
+            min_confidence: As in `matches`.
+            in_text: As in `matches`.
+            cap: Counting stops there.
+        """
+        off = self._collections_without_variants() if variant_form_ids else set()
+        condition: ColumnElement[bool] = LineWordRow.form_id.in_(sorted(form_ids))
+        if variant_form_ids and off:
+            variant_condition = LineWordRow.form_id.in_(sorted(variant_form_ids)) & (
+                PageRow.collection_id.not_in(sorted(off))
+            )
+            condition = or_(condition, variant_condition)
+        elif variant_form_ids:
+            condition = LineWordRow.form_id.in_(sorted({*form_ids, *variant_form_ids}))
+        inner = self._filtered(
+            select(LineWordRow.line_id).where(condition).distinct(),
+            collection_id=collection_id,
+            min_confidence=min_confidence,
+            join_pages=bool(variant_form_ids and off),
+        )
+        if in_text:
+            inner = inner.where(LineWordRow.text_confidence.is_not(None))
+        rows = self._rows(select(func.count()).select_from(inner.limit(cap).subquery()))
+        return int(rows[0][0])
+
+    def _filtered(
+        self,
+        query: Any,
+        *,
+        collection_id: int | None,
+        min_confidence: float | None,
+        skip_collections: Collection[int] = (),
+        join_pages: bool = False,
+    ) -> Any:
+        """Adds the joins and conditions of the line filters to a query on `line_words`."""
+        pages = join_pages or collection_id is not None or bool(skip_collections)
+        if pages or min_confidence is not None:
+            query = query.join(LineRow, LineRow.id == LineWordRow.line_id)
+        if pages:
+            query = query.join(PageRow, PageRow.id == LineRow.page_id)
+        if collection_id is not None:
+            query = query.where(PageRow.collection_id == collection_id)
+        if skip_collections:
+            query = query.where(PageRow.collection_id.not_in(sorted(skip_collections)))
+        if min_confidence is not None:
+            query = query.where(or_(LineRow.confidence >= min_confidence, LineRow.version > 1))
+        return query
+
+    def readings(self, line_ids: Collection[int]) -> dict[int, tuple[str, bool, list[Alternative]]]:
+        """Current text, whether verified, and n-best readings of lines, by id (no words)."""
+        found: dict[int, tuple[str, bool, list[Alternative]]] = {}
+        for chunk in _chunks(sorted(line_ids)):
+            for line_id, line_text, version in self._rows(
+                select(LineRow.id, LineRow.text, LineRow.version).where(LineRow.id.in_(chunk))
+            ):
+                found[int(line_id)] = (str(line_text), version > 1, [])
+            for line_id, alt_text, prob in self._rows(
+                select(AlternativeRow.line_id, AlternativeRow.text, AlternativeRow.prob)
+                .where(AlternativeRow.line_id.in_(chunk))
+                .order_by(AlternativeRow.line_id, AlternativeRow.rank)
+            ):
+                if int(line_id) in found:
+                    found[int(line_id)][2].append(Alternative(str(alt_text), float(prob)))
+        return found
+
+    def located_lines(self, line_ids: Collection[int]) -> dict[int, LocatedLine]:
+        """The lines with their words, readings, page file and frame, by id."""
+        found: dict[int, LocatedLine] = {}
+        for chunk in _chunks(sorted(line_ids)):
+            self.check()
+            query = (
+                select(LineRow, PageRow.source_path, PageRow.frame, PageRow.collection_id)
+                .join(PageRow, PageRow.id == LineRow.page_id)
+                .where(LineRow.id.in_(chunk))
+                .options(selectinload(LineRow.words), selectinload(LineRow.alternatives))
+            )
+            for row, source_path, frame, collection_id in self._rows(query):
+                found[row.id] = LocatedLine(
+                    stored=_stored_line(row),
+                    source_path=str(source_path),
+                    frame=int(frame),
+                    position=int(row.position),
+                    collection_id=int(collection_id),
+                )
+        return found
+
+
+_LIKE_ESCAPE = "\\"
+
+
+def _float_or_none(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching the strings that start with `prefix`, taken literally."""
+    escaped = (
+        prefix.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
+        .replace("%", _LIKE_ESCAPE + "%")
+        .replace("_", _LIKE_ESCAPE + "_")
+    )
+    return escaped + "%"
+
+
+def _machine_forms(line: Line) -> dict[str, FormStats]:
+    return line_forms(line.text, line.alternatives, line.words, line.confidence, verified=False)
+
+
+def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _lock_search_writers(session: Session) -> None:
+    """Serialises search writers on PostgreSQL until commit (see the module docstring)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SEARCH_WRITE_LOCK_KEY})
+
+
+def _form_ids(session: Session, forms: Collection[str]) -> dict[str, int]:
+    """The ids of word forms, inserting the new ones."""
+    wanted = sorted(forms)
+    ids: dict[str, int] = {}
+    for chunk in _chunks(wanted):
+        query = select(WordFormRow.form, WordFormRow.id).where(WordFormRow.form.in_(chunk))
+        ids.update({form: form_id for form, form_id in session.execute(query)})
+    missing = [form for form in wanted if form not in ids]
+    for chunk in _chunks(missing):
+        inserted = session.execute(
+            insert(WordFormRow)
+            .values([{"form": form, "variant_key": variant_key(form)} for form in chunk])
+            .returning(WordFormRow.form, WordFormRow.id)
+        )
+        ids.update({form: form_id for form, form_id in inserted})
+    return ids
+
+
+def _write_search_index(
+    session: Session,
+    lines: Sequence[tuple[int, Mapping[str, FormStats]]],
+    *,
+    deleted: Sequence[int] = (),
+) -> None:
+    """Replaces the word index of `lines` and appends their changes to the change feed."""
+    if not lines and not deleted:
+        return
+    _lock_search_writers(session)
+    ids = _form_ids(session, {form for _, forms in lines for form in forms})
+    line_ids = [line_id for line_id, _ in lines]
+    for chunk in _chunks(line_ids):
+        session.execute(delete(LineWordRow).where(LineWordRow.line_id.in_(chunk)))
+    rows = [
+        {
+            "line_id": line_id,
+            "form_id": ids[form],
+            "probability": stats.probability,
+            "text_confidence": stats.text_confidence,
+        }
+        for line_id, forms in lines
+        for form, stats in forms.items()
+    ]
+    if rows:
+        session.execute(insert(LineWordRow), rows)
+    changes = [{"line_id": i, "kind": CHANGE_DELETE, "at": utc_now()} for i in deleted]
+    changes += [{"line_id": i, "kind": CHANGE_UPSERT, "at": utc_now()} for i in line_ids]
+    session.execute(insert(SearchChangeRow), changes)
 
 
 def _page_key_query(collection_id: int, sha256: str, frame: int, model: ModelKey) -> Any:
