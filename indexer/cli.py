@@ -67,6 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Returns the parser of all `legajo` subcommands: htr's and the indexer's."""
+    # These modules build on this one's argument helpers, so they are imported here.
+    from indexer.maintenance_cli import add_check_command, add_reindex_command
+    from indexer.search_cli import add_search_command
+    from indexer.ui_command import add_ui_command
+
     return build_htr_parser(
         (
             add_index_command,
@@ -74,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
             add_errors_command,
             add_import_command,
             add_export_command,
+            add_search_command,
+            add_reindex_command,
+            add_check_command,
+            add_ui_command,
         ),
         description="Search handwritten archives: transcribe and index page images.",
     )

@@ -1,0 +1,732 @@
+"""Search latency on a synthetic collection, with SQLite FTS5 (trigram tokenizer) as baseline.
+
+    .venv/bin/python bench/search_latency.py                    # 1,000,000 lines
+    .venv/bin/python bench/search_latency.py --lines 20000      # a quick run
+    .venv/bin/python bench/search_latency.py --semantic-lines 0 # no semantic index
+
+**Collection.** `TextGenerator` writes early-modern-Spanish-like lines (period function words
+and a 20,000-word Zipf-distributed lexicon of generated words, with period spelling
+variation), and simulates a recognizer: the best reading gets about one word in ten wrong
+(confusions such as ``u``/``n``, long ``s``/``f``, else random edits) and each of the other
+four readings changes one word of it. No HTR runs: pages of 30 lines are written straight
+into a fresh legajo database (SQLite, through bulk inserts into the ORM's tables), with the
+probabilistic word index computed by `indexer.word_index.line_forms`, as ingest does.
+
+**Measured.** Build time and file size of each index: legajo's lexical index, FTS5 trigram
+over the best reading of every line (rowid = line id, the baseline), and the semantic index
+over the first ``--semantic-lines`` lines (embedding a million lines on a CPU takes hours;
+its latency hardly depends on the collection's size, since a query embedding dominates).
+Then p50/p95 latency of `SearchService.search` (limit 20) per mode, of the lexical index
+alone, and of two FTS5 baselines on the same query words: the word as a substring (FTS5
+``MATCH '"word"'``), and the usual trigram fuzzy search (any trigram of the word, ranked
+by bm25), which is what legajo's fuzzy mode replaces. Query words are drawn uniformly from
+the lexicon among words of four letters or more ("typical": most are rare, as names and
+places are) and from the 50 most frequent words ("frequent"). The lexical index's recall
+of near misses is measured on the same words, each misread once.
+
+The service part runs when `indexer.search` is importable; otherwise the table says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+_FUNCTION_WORDS = (
+    "que de la el en y a los las se por con su sus del al lo no para como mas le les este "
+    "esta dicho dicha dichos otro otra todo toda qual quien dios senor rey fray don dona dia "
+    "ano anos mes carta merced villa ciudad yglesia vezino vezinos escrivano testigos fecho "
+    "fecha hazer dezir aver tener dar mandar pagar maravedis ducados reales alcalde justicia "
+    "señor magestad provincia tierra casa casas hijo hija padre madre muger hermano notario "
+    "publico presente presentes sobredicho otrosi assi ansi mismo cosa cosas tiempo parte "
+    "partes nuestro nuestra vuestra vuestro muy gracia real consejo cedula provision sevilla "
+    "yndias nueva españa puerto navio nao galeon flota mercaderias plata oro pesos"
+)
+FUNCTION_WORDS = tuple(_FUNCTION_WORDS.split())
+"""Frequent words of early-modern Spanish documents, in their period spellings."""
+
+_ONSETS = (
+    "",
+    "b",
+    "c",
+    "ch",
+    "d",
+    "f",
+    "g",
+    "h",
+    "j",
+    "l",
+    "ll",
+    "m",
+    "n",
+    "p",
+    "qu",
+    "r",
+    "s",
+    "t",
+    "v",
+    "x",
+    "y",
+    "z",
+    "br",
+    "cr",
+    "pr",
+    "tr",
+    "pl",
+    "gr",
+    "ç",
+    "ñ",
+)
+_NUCLEI = ("a", "a", "e", "e", "i", "o", "o", "u", "ie", "ue", "ia", "io")
+_CODAS = ("", "", "", "", "n", "s", "r", "l", "d", "z")
+_ENDINGS = ("", "", "", "", "cion", "mente", "ado", "ada", "ido", "ança", "dad", "es", "os", "as")
+
+VARIANT_RULES = (("u", "v"), ("v", "u"), ("i", "y"), ("y", "i"), ("ç", "z"), ("ss", "s"))
+"""Spelling variation of the period: a scribe writes ``vezino`` or ``uezino``."""
+
+CONFUSIONS = (
+    ("u", "n"),
+    ("n", "u"),
+    ("e", "c"),
+    ("c", "e"),
+    ("r", "v"),
+    ("s", "f"),
+    ("f", "s"),
+    ("l", "i"),
+    ("i", "l"),
+    ("a", "o"),
+    ("o", "a"),
+    ("t", "c"),
+    ("m", "rn"),
+    ("rn", "m"),
+    ("h", "b"),
+    ("d", "cl"),
+)
+"""Characters a recognizer mixes up in old hands (``u``/``n``, long ``s``/``f``...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticLine:
+    """A generated line: its true text and the recognizer's n-best readings.
+
+    Attributes:
+        truth: What the scribe wrote.
+        readings: (text, probability) best first; probabilities sum to 1.
+    """
+
+    truth: str
+    readings: tuple[tuple[str, float], ...]
+
+
+class TextGenerator:
+    """Early-modern-Spanish-like lines with simulated recognizer n-best lists.
+
+    Args:
+        seed: Random seed; the same seed gives the same collection.
+        lexicon_size: Distinct words besides `FUNCTION_WORDS` (drawn Zipf-like).
+        word_error_rate: Share of the best reading's words the recognizer gets wrong.
+        alternatives: Readings per line (the best one included).
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        *,
+        lexicon_size: int = 20_000,
+        word_error_rate: float = 0.1,
+        alternatives: int = 5,
+    ) -> None:
+        self._rng = random.Random(seed)
+        self.lexicon = self._lexicon(lexicon_size)
+        weights = [1.0 / (rank + 2) ** 1.05 for rank in range(len(self.lexicon))]
+        self._cumulative = _cumulative(weights)
+        self._word_error_rate = word_error_rate
+        self._alternatives = alternatives
+
+    def word(self) -> str:
+        """One word of running text, with period spelling variation."""
+        word = self._rng.choices(self.lexicon, cum_weights=self._cumulative)[0]
+        if self._rng.random() < 0.15:
+            word = self.variant(word)
+        return word
+
+    def variant(self, word: str) -> str:
+        """The word as another scribe might spell it (unchanged when no rule applies)."""
+        rules = [rule for rule in VARIANT_RULES if rule[0] in word]
+        if not rules:
+            return word
+        old, new = self._rng.choice(rules)
+        return word.replace(old, new, 1)
+
+    def misread(self, word: str, edits: int = 1) -> str:
+        """The word with `edits` recognizer errors (confusions, else random edits)."""
+        for _ in range(edits):
+            word = self._misread_once(word)
+        return word
+
+    def line(self) -> SyntheticLine:
+        """A line of 6 to 12 words with its n-best readings."""
+        truth = [self.word() for _ in range(self._rng.randint(6, 12))]
+        best = [self.misread(w) if self._rng.random() < self._word_error_rate else w for w in truth]
+        readings = [best]
+        for _ in range(self._alternatives - 1):
+            other = list(best)
+            position = self._rng.randrange(len(other))
+            wrong = other[position] != truth[position]
+            other[position] = truth[position] if wrong else self.misread(truth[position])
+            readings.append(other)
+        weights = [self._rng.uniform(0.4, 0.8)]
+        for _ in readings[1:]:
+            weights.append(weights[-1] * self._rng.uniform(0.3, 0.7))
+        total = sum(weights)
+        return SyntheticLine(
+            " ".join(truth),
+            tuple((" ".join(r), w / total) for r, w in zip(readings, weights, strict=True)),
+        )
+
+    def lines(self, count: int) -> Iterator[SyntheticLine]:
+        """`count` lines."""
+        for _ in range(count):
+            yield self.line()
+
+    def _misread_once(self, word: str) -> str:
+        rng = self._rng
+        confusions = [pair for pair in CONFUSIONS if pair[0] in word]
+        if confusions and rng.random() < 0.7:
+            old, new = rng.choice(confusions)
+            starts = [i for i in range(len(word)) if word.startswith(old, i)]
+            i = rng.choice(starts)
+            return word[:i] + new + word[i + len(old) :]
+        i = rng.randrange(len(word) + 1)
+        letter = rng.choice("abcdefghilmnopqrstuvxyz")
+        kind = rng.randrange(3) if len(word) > 2 else 0
+        if kind == 0:
+            return word[:i] + letter + word[i:]
+        i = min(i, len(word) - 1)
+        if kind == 1:
+            return word[:i] + word[i + 1 :]
+        return word[:i] + letter + word[i + 1 :]
+
+    def _lexicon(self, size: int) -> list[str]:
+        words = dict.fromkeys(FUNCTION_WORDS)
+        while len(words) < len(FUNCTION_WORDS) + size:
+            syllables = self._rng.choice((1, 2, 2, 3, 3, 3, 4))
+            word = "".join(
+                self._rng.choice(_ONSETS) + self._rng.choice(_NUCLEI) + self._rng.choice(_CODAS)
+                for _ in range(syllables)
+            )
+            word += self._rng.choice(_ENDINGS)
+            if len(word) >= 3:
+                words.setdefault(word)
+        return list(words)
+
+
+def _cumulative(weights: list[float]) -> list[float]:
+    total = 0.0
+    cumulative = []
+    for weight in weights:
+        total += weight
+        cumulative.append(total)
+    return cumulative
+
+
+# -- the benchmark ---------------------------------------------------------------------------
+
+LINES_PER_PAGE = 30
+LIMIT = 20
+INSERT_BATCH = 5_000
+MODES = ("exact", "prob", "fuzzy", "auto", "semantic")
+
+
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """The synthetic collection as written: where, how big, how long it took."""
+
+    home: Path
+    lines: int
+    pages: int
+    forms: int
+    seconds: float
+    database_bytes: int
+    truth_counts: Counter[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    """Latencies of one kind of query, in seconds."""
+
+    name: str
+    query_set: str
+    seconds: list[float]
+    hits: list[int]
+    note: str = ""
+
+    @property
+    def p50(self) -> float:
+        return _percentile(self.seconds, 0.50)
+
+    @property
+    def p95(self) -> float:
+        return _percentile(self.seconds, 0.95)
+
+
+def write_collection(home: Path, lines: int, generator: TextGenerator) -> Collection:
+    """Writes `lines` generated lines into a fresh legajo database in `home`."""
+    from sqlalchemy import insert
+
+    from htr.document import Alternative, Word
+    from indexer.db import open_database
+    from indexer.orm import (
+        CHANGE_UPSERT,
+        PAGE_INDEXED,
+        AlternativeRow,
+        CollectionRow,
+        LineRow,
+        LineWordRow,
+        PageRow,
+        SearchChangeRow,
+        WordFormRow,
+        WordRow,
+    )
+    from indexer.settings import sqlite_url
+    from indexer.word_index import line_forms, variant_key
+
+    started = time.perf_counter()
+    database = open_database(sqlite_url(home / "legajo.db"))
+    form_ids: dict[str, int] = {}
+    truth_counts: Counter[str] = Counter()
+    line_id = 0
+    pages = math.ceil(lines / LINES_PER_PAGE)
+    with database.engine.begin() as connection:
+        connection.execute(insert(CollectionRow), [{"id": 1, "name": "synthetic"}])
+    for first_page in range(0, pages, INSERT_BATCH // LINES_PER_PAGE):
+        batch_pages = range(first_page, min(pages, first_page + INSERT_BATCH // LINES_PER_PAGE))
+        rows: dict[str, list[dict[str, object]]] = {
+            name: [] for name in ("pages", "lines", "words", "alts", "forms", "lw", "changes")
+        }
+        for page in batch_pages:
+            page_id = page + 1
+            rows["pages"].append(_page_row(page_id, PAGE_INDEXED))
+            count = min(LINES_PER_PAGE, lines - page * LINES_PER_PAGE)
+            for position, line in enumerate(generator.lines(count)):
+                line_id += 1
+                truth_counts.update(line.truth.split())
+                best, _ = line.readings[0]
+                top = 40 + 60 * position
+                words = [
+                    Word(text, 0.9, (40 + 90 * i, top, 120 + 90 * i, top + 50))
+                    for i, text in enumerate(best.split())
+                ]
+                alternatives = [Alternative(text, prob) for text, prob in line.readings]
+                rows["lines"].append(_line_row(line_id, page_id, position, best, top))
+                rows["words"].extend(
+                    {
+                        "line_id": line_id,
+                        "position": i,
+                        "text": w.text,
+                        "confidence": w.confidence,
+                        "x0": w.bbox[0],
+                        "y0": w.bbox[1],
+                        "x1": w.bbox[2],
+                        "y1": w.bbox[3],
+                    }
+                    for i, w in enumerate(words)
+                )
+                rows["alts"].extend(
+                    {"line_id": line_id, "rank": rank, "text": a.text, "prob": a.prob}
+                    for rank, a in enumerate(alternatives)
+                )
+                stats = line_forms(best, alternatives, words, 0.9, verified=False)
+                for form, stat in stats.items():
+                    form_id = form_ids.get(form)
+                    if form_id is None:
+                        form_id = form_ids[form] = len(form_ids) + 1
+                        rows["forms"].append(
+                            {"id": form_id, "form": form, "variant_key": variant_key(form)}
+                        )
+                    rows["lw"].append(
+                        {
+                            "line_id": line_id,
+                            "form_id": form_id,
+                            "probability": stat.probability,
+                            "text_confidence": stat.text_confidence,
+                        }
+                    )
+                rows["changes"].append({"line_id": line_id, "kind": CHANGE_UPSERT})
+        with database.engine.begin() as connection:
+            for table, key in (
+                (PageRow, "pages"),
+                (LineRow, "lines"),
+                (WordRow, "words"),
+                (AlternativeRow, "alts"),
+                (WordFormRow, "forms"),
+                (LineWordRow, "lw"),
+                (SearchChangeRow, "changes"),
+            ):
+                if rows[key]:
+                    connection.execute(insert(table), rows[key])
+        print(f"\r  wrote {line_id:,} of {lines:,} lines", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    database.close()
+    return Collection(
+        home=home,
+        lines=line_id,
+        pages=pages,
+        forms=len(form_ids),
+        seconds=time.perf_counter() - started,
+        database_bytes=(home / "legajo.db").stat().st_size,
+        truth_counts=truth_counts,
+    )
+
+
+def _page_row(page_id: int, status: str) -> dict[str, object]:
+    return {
+        "id": page_id,
+        "collection_id": 1,
+        "source_path": f"synthetic/folio_{page_id:06d}.jpg",
+        "frame": 0,
+        "sha256": f"{page_id:064x}",
+        "size_bytes": 1,
+        "width": 2000,
+        "height": 40 + 60 * LINES_PER_PAGE,
+        "model_id": "synthetic",
+        "model_revision": "",
+        "status": status,
+        "steps": [],
+    }
+
+
+def _line_row(line_id: int, page_id: int, position: int, text: str, top: int) -> dict[str, object]:
+    return {
+        "id": line_id,
+        "page_id": page_id,
+        "position": position,
+        "line_key": f"l{position}",
+        "x0": 40,
+        "y0": top,
+        "x1": 1960,
+        "y1": top + 50,
+        "polygon": [[40, top], [1960, top], [1960, top + 50], [40, top + 50]],
+        "baseline": [[40, top + 40], [1960, top + 40]],
+        "zone": None,
+        "text": text,
+        "machine_text": text,
+        "confidence": 0.9,
+        "version": 1,
+    }
+
+
+def build_fts(home: Path) -> tuple[Path, float]:
+    """The baseline: an FTS5 trigram index of every line's best reading, in its own file."""
+    path = home / "fts5_trigram.db"
+    started = time.perf_counter()
+    source = sqlite3.connect(home / "legajo.db")
+    target = sqlite3.connect(path)
+    target.execute("CREATE VIRTUAL TABLE lines_fts USING fts5(text, tokenize='trigram')")
+    cursor = source.execute("SELECT id, text FROM lines ORDER BY id")
+    while batch := cursor.fetchmany(50_000):
+        target.executemany("INSERT INTO lines_fts(rowid, text) VALUES (?, ?)", batch)
+    target.commit()
+    target.execute("INSERT INTO lines_fts(lines_fts) VALUES ('optimize')")
+    target.commit()
+    target.close()
+    source.close()
+    return path, time.perf_counter() - started
+
+
+def fts_phrase(word: str) -> str:
+    """An FTS5 query for a word as a substring (escaped: quotes doubled)."""
+    return '"' + word.replace('"', '""') + '"'
+
+
+def fts_trigrams(word: str) -> str:
+    """An FTS5 query matching lines with any trigram of the word (ranked by bm25)."""
+    grams = dict.fromkeys(word[i : i + 3] for i in range(max(1, len(word) - 2)))
+    return " OR ".join(fts_phrase(gram) for gram in grams)
+
+
+def query_sets(truth_counts: Counter[str], count: int, seed: int) -> dict[str, list[str]]:
+    """Query words, normalised as legajo stores forms.
+
+    "typical": drawn uniformly from the distinct words of four letters or more that the
+    scribes wrote (the true text), so most are rare, as names and places are; "frequent":
+    the 50 most frequent words of three letters or more.
+    """
+    from indexer.normalize import word_keys
+    from indexer.word_index import FORM_SETTINGS
+
+    def key(word: str) -> str:
+        keys = word_keys(word, FORM_SETTINGS)
+        return keys[0] if keys else word
+
+    rng = random.Random(seed)
+    words = sorted(w for w in truth_counts if len(w) >= 4)
+    typical = rng.sample(words, min(count, len(words)))
+    frequent = [w for w, _ in truth_counts.most_common() if len(w) >= 3][:50]
+    return {"typical": [key(w) for w in typical], "frequent": [key(w) for w in frequent]}
+
+
+def time_queries(
+    name: str, query_set: str, queries: list[str], run: Callable[[str], int], note: str = ""
+) -> Latency:
+    seconds, hits = [], []
+    for query in queries:
+        started = time.perf_counter()
+        found = run(query)
+        seconds.append(time.perf_counter() - started)
+        hits.append(found)
+    return Latency(name, query_set, seconds, hits, note)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=1_000_000, help="lines (default 1,000,000)")
+    parser.add_argument("--queries", type=int, default=200, help="typical query words")
+    parser.add_argument(
+        "--semantic-lines",
+        type=int,
+        default=20_000,
+        help="lines the semantic index covers (default 20,000; 0: no semantic index)",
+    )
+    parser.add_argument("--workdir", type=Path, help="keep the collection here (default: temp)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="legajo-latency-"))
+    home = workdir / "home"
+    if (home / "legajo.db").exists():
+        raise SystemExit(f"{home / 'legajo.db'} exists: give an empty --workdir")
+    home.mkdir(parents=True)
+    generator = TextGenerator(args.seed)
+    print(f"writing {args.lines:,} lines to {home}", file=sys.stderr)
+    collection = write_collection(home, args.lines, generator)
+    queries = query_sets(collection.truth_counts, args.queries, args.seed + 1)
+    builds: list[tuple[str, float, int, str]] = []
+    latencies: list[Latency] = []
+    try:
+        _run(args, collection, queries, builds, latencies)
+    finally:
+        _print_report(args, collection, builds, latencies)
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(
+    args: argparse.Namespace,
+    collection: Collection,
+    queries: dict[str, list[str]],
+    builds: list[tuple[str, float, int, str]],
+    latencies: list[Latency],
+) -> None:
+    from indexer.db import open_database
+    from indexer.index_files import LEXICAL, database_state, load_lexical, rebuild, save_index
+    from indexer.repository import Repository
+    from indexer.settings import sqlite_url
+
+    home = collection.home
+    repository = Repository(open_database(sqlite_url(home / "legajo.db")))
+    print("building the lexical index", file=sys.stderr)
+    manifest = rebuild(repository, home, LEXICAL)
+    lexical = load_lexical(repository, home)
+    assert lexical is not None
+    builds.append(
+        (
+            f"lexical ({lexical.kind})",
+            manifest.build_seconds,
+            manifest.size_bytes,
+            f"{manifest.entries:,} forms",
+        )
+    )
+    print("building the FTS5 trigram baseline", file=sys.stderr)
+    fts_path, fts_seconds = build_fts(home)
+    builds.append(
+        ("FTS5 trigram", fts_seconds, fts_path.stat().st_size, f"{collection.lines:,} lines")
+    )
+
+    if args.semantic_lines > 0:
+        from indexer.passages import collection_passages
+        from indexer.semantic import SemanticIndex
+
+        covered = min(args.semantic_lines, collection.lines)
+        print(f"embedding the first {covered:,} lines", file=sys.stderr)
+        state = database_state(repository)
+        started = time.perf_counter()
+        semantic = SemanticIndex()
+        rows = (row for row in repository.line_texts() if row[0] <= covered)
+        semantic.build(collection_passages(rows))
+        seconds = time.perf_counter() - started
+        manifest = save_index(repository, home, semantic, state=state, build_seconds=seconds)
+        builds.append(
+            (
+                f"semantic ({semantic.kind})",
+                seconds,
+                manifest.size_bytes,
+                f"{len(semantic):,} passages of {covered:,} lines",
+            )
+        )
+
+    fts = sqlite3.connect(home / "fts5_trigram.db")
+    misread = random.Random(args.seed + 2)
+    generator = TextGenerator(args.seed + 3)
+    for set_name, words in queries.items():
+        latencies.append(
+            time_queries(
+                "lexical index alone", set_name, words, lambda w: len(lexical.search(w, k=50))
+            )
+        )
+        latencies.append(
+            time_queries(
+                "FTS5 word (substring)",
+                set_name,
+                words,
+                lambda w: len(
+                    fts.execute(
+                        "SELECT rowid FROM lines_fts WHERE lines_fts MATCH ? ORDER BY rank LIMIT ?",
+                        (fts_phrase(w), LIMIT),
+                    ).fetchall()
+                ),
+            )
+        )
+        latencies.append(
+            time_queries(
+                "FTS5 trigram OR (fuzzy)",
+                set_name,
+                words,
+                lambda w: len(
+                    fts.execute(
+                        "SELECT rowid FROM lines_fts WHERE lines_fts MATCH ? ORDER BY rank LIMIT ?",
+                        (fts_trigrams(w), LIMIT),
+                    ).fetchall()
+                ),
+            )
+        )
+    recall = _lexical_recall(lexical, queries["typical"], generator, misread)
+    builds.append(("lexical recall@50, 1-edit misreads", 0.0, 0, f"{recall:.3f}"))
+    _time_service(args, repository, home, queries, latencies)
+    fts.close()
+    repository.database.close()
+
+
+def _lexical_recall(
+    lexical: object, words: list[str], generator: TextGenerator, rng: random.Random
+) -> float:
+    from indexer.lexical import LexicalIndex, similarity
+
+    assert isinstance(lexical, LexicalIndex)
+    asked = found = 0
+    for word in words:
+        query = generator.misread(word)
+        if query == word or similarity(query, word) < 0.6:
+            continue
+        asked += 1
+        found += any(hit.form == word for hit in lexical.search(query, k=50))
+    return found / max(1, asked)
+
+
+def _time_service(
+    args: argparse.Namespace,
+    repository: object,
+    home: Path,
+    queries: dict[str, list[str]],
+    latencies: list[Latency],
+) -> None:
+    try:
+        from indexer.errors import SearchTimeoutError
+        from indexer.search import SearchService
+    except ImportError as error:
+        print(f"indexer.search is not usable yet ({error}): service modes skipped", file=sys.stderr)
+        return
+    service = SearchService(repository, home)  # type: ignore[arg-type]
+    for mode in MODES:
+        if mode == "semantic" and args.semantic_lines <= 0:
+            continue
+        started = time.perf_counter()
+        service.search(queries["typical"][0], mode=mode, limit=LIMIT)
+        first = time.perf_counter() - started
+        for set_name, words in queries.items():
+            timeouts = 0
+
+            def run(word: str, mode: str = mode) -> int:
+                nonlocal timeouts
+                try:
+                    return len(service.search(word, mode=mode, limit=LIMIT, timeout_s=5.0).hits)
+                except SearchTimeoutError:
+                    timeouts += 1
+                    return 0
+
+            note = f"first query {first * 1000:.0f} ms (loads indexes)"
+            latency = time_queries(f"legajo {mode}", set_name, words, run, note)
+            if timeouts:
+                latency = Latency(
+                    latency.name,
+                    set_name,
+                    latency.seconds,
+                    latency.hits,
+                    f"{note}; {timeouts} timed out",
+                )
+            latencies.append(latency)
+            print(f"  {mode} {set_name}: p95 {latency.p95 * 1000:.1f} ms", file=sys.stderr)
+
+
+def _print_report(
+    args: argparse.Namespace,
+    collection: Collection,
+    builds: list[tuple[str, float, int, str]],
+    latencies: list[Latency],
+) -> None:
+    print(
+        f"\ncollection: {collection.lines:,} lines on {collection.pages:,} pages, 5 readings "
+        f"per line, {collection.forms:,} distinct word forms; database "
+        f"{collection.database_bytes / 1e6:,.0f} MB written in {collection.seconds:.0f} s"
+    )
+    print(f"\n{'index':<38} {'build s':>9} {'size MB':>9}  contents")
+    for name, seconds, size, contents in builds:
+        build = f"{seconds:9.1f}" if seconds else f"{'':9}"
+        megabytes = f"{size / 1e6:9.1f}" if size else f"{'':9}"
+        print(f"{name:<38} {build} {megabytes}  {contents}")
+    print(
+        f"\n{'search (limit 20)':<30} {'queries':<9} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} "
+        f"{'hits':>6}  note"
+    )
+    for latency in latencies:
+        mean_hits = statistics.fmean(latency.hits) if latency.hits else 0.0
+        print(
+            f"{latency.name:<30} {latency.query_set:<9} {len(latency.seconds):>4} "
+            f"{latency.p50 * 1000:8.1f} {latency.p95 * 1000:8.1f} {mean_hits:6.1f}  {latency.note}"
+        )
+    fuzzy = {x.query_set: x for x in latencies if x.name == "legajo fuzzy"}
+    baseline = {x.query_set: x for x in latencies if x.name == "FTS5 trigram OR (fuzzy)"}
+    for set_name in fuzzy.keys() & baseline.keys():
+        faster = fuzzy[set_name].p95 < baseline[set_name].p95
+        print(
+            f"{set_name}: legajo fuzzy p95 {fuzzy[set_name].p95 * 1000:.1f} ms vs FTS5 trigram "
+            f"{baseline[set_name].p95 * 1000:.1f} ms: {'faster' if faster else 'SLOWER'}"
+        )
+    print(
+        f"(--lines {args.lines}, --queries {args.queries}, --semantic-lines {args.semantic_lines})"
+    )
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+if __name__ == "__main__":
+    main()
