@@ -1,4 +1,4 @@
-# The README's two commands: `make demo` (set up, then run the main job on data/samples) and
+# The README's two commands: `make demo` (set up, then index data/samples and search them) and
 # `make test` (set up, then lint and run the tests). Both create .venv on first use.
 PYTHON ?= python3
 VENV := .venv
@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[cpu,dev]'
 	touch $@
 
+# The main job: index the sample pages into ./legajo-data with the bundled default model, then
+# search them. A second run skips the pages already indexed.
+DEMO_QUERY ?= rey
 demo: setup
-	$(BIN)/legajo transcribe data/samples
+	$(BIN)/legajo index data/samples --collection samples
+	$(BIN)/legajo stats
+	$(BIN)/legajo search '$(DEMO_QUERY)' --limit 5
 
 lint: setup
 	$(BIN)/ruff check .
