@@ -33,19 +33,19 @@ from htr.cli import (
     build_parser as build_htr_parser,
 )
 from htr.errors import LegajoError
+from indexer.cli_support import add_storage_arguments, fail, open_repository, print_error
 from indexer.errors import (
-    DatabaseUrlError,
     ExportPathError,
-    InputPathError,
     UnknownCollectionError,
 )
-from indexer.settings import DB_VARIABLE, HOME_VARIABLE, resolve_storage
+from indexer.maintenance_cli import add_check_command, add_reindex_command
+from indexer.search_cli import add_search_command
+from indexer.ui_command import add_ui_command
 
 if TYPE_CHECKING:
     from indexer.exporter import ExportReport
     from indexer.importer import ImportOutcome, ImportReport
     from indexer.ingest import IndexReport, ProgressEvent
-    from indexer.repository import Repository
 
 logger = logging.getLogger(__name__)
 
@@ -67,11 +67,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Returns the parser of all `legajo` subcommands: htr's and the indexer's."""
-    # These modules build on this one's argument helpers, so they are imported here.
-    from indexer.maintenance_cli import add_check_command, add_reindex_command
-    from indexer.search_cli import add_search_command
-    from indexer.ui_command import add_ui_command
-
     return build_htr_parser(
         (
             add_index_command,
@@ -85,21 +80,6 @@ def build_parser() -> argparse.ArgumentParser:
             add_ui_command,
         ),
         description="Search handwritten archives: transcribe and index page images.",
-    )
-
-
-def add_storage_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds ``--home`` and ``--db``."""
-    parser.add_argument(
-        "--home",
-        type=Path,
-        metavar="DIR",
-        help=f"legajo's data folder (default: ${HOME_VARIABLE} or ./legajo-data)",
-    )
-    parser.add_argument(
-        "--db",
-        metavar="URL",
-        help=f"SQLAlchemy database URL (default: ${DB_VARIABLE} or SQLite <home>/legajo.db)",
     )
 
 
@@ -212,18 +192,6 @@ def add_export_command(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_run_export)
 
 
-def _open_repository(args: argparse.Namespace) -> Repository:
-    from indexer.db import open_database
-    from indexer.repository import Repository
-
-    storage = resolve_storage(args.home, args.db)
-    return Repository(open_database(storage.database_url))
-
-
-def _error(message: object) -> None:
-    print(f"legajo: error: {message}", file=sys.stderr)
-
-
 def _run_index(args: argparse.Namespace) -> int:
     from htr.pipeline import LayoutMode, PipelineSettings
     from htr.recognizer import load_recognizer
@@ -231,18 +199,14 @@ def _run_index(args: argparse.Namespace) -> int:
 
     try:
         find_inputs(args.paths)
-        repository = _open_repository(args)
-    except (InputPathError, DatabaseUrlError) as error:
-        _error(error)
-        return EXIT_USAGE
+        repository = open_repository(args)
     except LegajoError as error:
-        _error(error)
-        return EXIT_FAILED
+        return fail(error)
     quiet_transformers()
     try:
         recognizer = load_recognizer(args.model, recognizer_settings(args))
     except LegajoError as error:
-        _error(error)
+        print_error(error)
         return EXIT_FAILED
     settings = IndexSettings(
         collection=args.collection,
@@ -254,7 +218,7 @@ def _run_index(args: argparse.Namespace) -> int:
         with _ProgressBar() as progress:
             report = index_paths(args.paths, repository, recognizer, settings, progress.update)
     except LegajoError as error:  # the database failed: pages committed so far are kept
-        _error(error)
+        print_error(error)
         return EXIT_FAILED
     finally:
         repository.database.close()
@@ -316,18 +280,14 @@ def _run_import(args: argparse.Namespace) -> int:
 
     try:
         inputs = find_import_inputs(args.paths)
-        repository = _open_repository(args)
-    except (InputPathError, DatabaseUrlError) as error:
-        _error(error)
-        return EXIT_USAGE
+        repository = open_repository(args)
     except LegajoError as error:
-        _error(error)
-        return EXIT_FAILED
+        return fail(error)
     try:
         with _ImportProgressBar(len(inputs)) as progress:
             report = import_paths(args.paths, repository, args.collection, progress.update)
     except LegajoError as error:  # the database failed: pages committed so far are kept
-        _error(error)
+        print_error(error)
         return EXIT_FAILED
     finally:
         repository.database.close()
@@ -388,23 +348,19 @@ def _run_export(args: argparse.Namespace) -> int:
     from indexer.exporter import ExportFormat, export_pages
 
     try:
-        repository = _open_repository(args)
-    except DatabaseUrlError as error:
-        _error(error)
-        return EXIT_USAGE
+        repository = open_repository(args)
     except LegajoError as error:
-        _error(error)
-        return EXIT_FAILED
+        return fail(error)
     try:
         with _ExportProgressBar() as progress:
             report = export_pages(
                 repository, args.out, ExportFormat(args.format), args.collection, progress.update
             )
     except (UnknownCollectionError, ExportPathError) as error:
-        _error(error)
+        print_error(error)
         return EXIT_USAGE
     except LegajoError as error:
-        _error(error)
+        print_error(error)
         return EXIT_FAILED
     finally:
         repository.database.close()
@@ -446,14 +402,10 @@ def _print_export_summary(report: ExportReport) -> None:
 
 def _run_stats(args: argparse.Namespace) -> int:
     try:
-        repository = _open_repository(args)
+        repository = open_repository(args)
         stats = repository.stats(args.collection)
-    except (DatabaseUrlError, UnknownCollectionError) as error:
-        _error(error)
-        return EXIT_USAGE
     except LegajoError as error:
-        _error(error)
-        return EXIT_FAILED
+        return fail(error)
     header = ("collection", "pages", "lines", "words", "mean conf.", "errors")
     rows = [
         (
@@ -480,16 +432,12 @@ def _run_stats(args: argparse.Namespace) -> int:
 
 def _run_errors(args: argparse.Namespace) -> int:
     try:
-        repository = _open_repository(args)
+        repository = open_repository(args)
         if args.collection is not None:
             repository.collection_id(args.collection)
         failures = repository.failures(args.collection)
-    except (DatabaseUrlError, UnknownCollectionError) as error:
-        _error(error)
-        return EXIT_USAGE
     except LegajoError as error:
-        _error(error)
-        return EXIT_FAILED
+        return fail(error)
     for failure in failures:
         where = "" if failure.frame is None else f" [frame {failure.frame}]"
         print(

@@ -18,10 +18,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from htr.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from htr.cli import EXIT_FAILED, EXIT_OK
 from htr.errors import LegajoError
-from indexer.cli import _error, _open_repository, add_storage_arguments
-from indexer.errors import DatabaseUrlError
+from indexer.cli_support import add_storage_arguments, fail, open_repository, print_error
 from indexer.index_files import KINDS, SEMANTIC
 
 if TYPE_CHECKING:
@@ -92,7 +91,7 @@ def _run_reindex(args: argparse.Namespace) -> int:
                         repository, home, kind, semantic_model=model, on_progress=progress.update
                     )
             except (LegajoError, OSError) as error:
-                _error(f"{kind} index: {error}")
+                print_error(f"{kind} index: {error}")
                 code = EXIT_FAILED
                 continue
             print(f"{kind}: {_describe(manifest)} -> {_file_of(repository, home, kind)}")
@@ -112,7 +111,7 @@ def _run_check(args: argparse.Namespace) -> int:
         try:
             statuses = check(repository, home, [args.only] if args.only else KINDS)
         except LegajoError as error:
-            _error(error)
+            print_error(error)
             return EXIT_FAILED
         for status in statuses:
             state = "ok" if status.problem is None else status.problem.value
@@ -128,7 +127,7 @@ def _run_check(args: argparse.Namespace) -> int:
                 with _ProgressBar(status.kind) as progress:
                     [manifest] = repair(repository, home, [status], on_progress=progress.update)
             except (LegajoError, OSError) as error:
-                _error(f"cannot repair the {status.kind} index: {error}")
+                print_error(f"cannot repair the {status.kind} index: {error}")
                 return EXIT_FAILED
             print(f"{status.kind}: repaired: {_describe(manifest)}")
         return EXIT_DRIFT
@@ -141,13 +140,9 @@ def _open(args: argparse.Namespace) -> tuple[Repository, Path] | int:
     from indexer.settings import resolve_storage
 
     try:
-        return _open_repository(args), resolve_storage(args.home, args.db).home
-    except DatabaseUrlError as error:
-        _error(error)
-        return EXIT_USAGE
+        return open_repository(args), resolve_storage(args.home, args.db).home
     except LegajoError as error:
-        _error(error)
-        return EXIT_FAILED
+        return fail(error)
 
 
 def _describe(manifest: Manifest) -> str:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from htr.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from htr.errors import LegajoError
-from indexer.cli import _error, _open_repository, add_storage_arguments
-from indexer.errors import DatabaseUrlError, UnknownCollectionError
+from indexer.cli_support import add_storage_arguments, fail, open_repository, print_error
+from indexer.errors import UnknownCollectionError
 
 if TYPE_CHECKING:
     from indexer.search import SearchResult
@@ -86,13 +86,9 @@ def _run_search(args: argparse.Namespace) -> int:
     from indexer.settings import resolve_storage
 
     try:
-        repository = _open_repository(args)
-    except DatabaseUrlError as error:
-        _error(error)
-        return EXIT_USAGE
+        repository = open_repository(args)
     except LegajoError as error:
-        _error(error)
-        return EXIT_FAILED
+        return fail(error)
     try:
         service = SearchService(repository, resolve_storage(args.home, args.db).home)
         result = service.search(
@@ -105,14 +101,14 @@ def _run_search(args: argparse.Namespace) -> int:
             timeout_s=args.timeout,
         )
     except QuerySyntaxError as error:
-        _error(f"malformed query: {error}")
+        print_error(f"malformed query: {error}")
         print(error.pointer(), file=sys.stderr)
         return EXIT_USAGE
     except UnknownCollectionError as error:
-        _error(error)
+        print_error(error)
         return EXIT_USAGE
     except LegajoError as error:
-        _error(error)
+        print_error(error)
         return EXIT_FAILED
     finally:
         repository.database.close()

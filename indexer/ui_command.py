@@ -34,6 +34,7 @@ from pathlib import Path
 from types import FrameType
 
 from htr.errors import LegajoError
+from indexer.cli_support import add_storage_arguments
 from indexer.errors import DatabaseOpenError, DatabaseUrlError, IndexerError
 from indexer.settings import DB_VARIABLE, HOME_VARIABLE, StorageSettings, resolve_storage
 
@@ -56,8 +57,6 @@ class UiUnavailableError(IndexerError):
 
 def add_ui_command(commands: argparse._SubParsersAction) -> None:
     """Adds `legajo ui`."""
-    from indexer.cli import add_storage_arguments  # here: indexer.cli imports this module
-
     parser = commands.add_parser(
         "ui",
         help="start the workbench in the browser: search, look at pages, correct",
