@@ -19,7 +19,7 @@ from htr import __version__
 from htr.errors import LegajoError
 from htr.evaluate import add_eval_command
 from htr.recognizer import DEVICES, RecognizerSettings
-from htr.train import add_train_command
+from htr.train import TrainDataOptions, add_train_command
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +69,15 @@ def run_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | None
 def build_parser(
     more_commands: Sequence[CommandAdder] = (),
     description: str = "Search handwritten archives: transcribe page images.",
+    train_data: Sequence[TrainDataOptions] = (),
 ) -> argparse.ArgumentParser:
     """Returns the `legajo` parser: htr's subcommands, then `more_commands`.
 
     Args:
         more_commands: Functions that add the subcommands of packages built on htr.
         description: The program description shown by ``--help``.
+        train_data: Ground-truth sources of packages built on htr, as options of
+            ``legajo train`` (e.g. the indexer's ``--from-db``).
 
     Returns:
         The parser.
@@ -85,7 +88,7 @@ def build_parser(
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_transcribe_command(commands)
     add_eval_command(commands)
-    add_train_command(commands)
+    add_train_command(commands, train_data)
     for add_command in more_commands:
         add_command(commands)
     return parser

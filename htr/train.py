@@ -16,6 +16,11 @@ continues where it stopped; the checkpoint with the lowest validation CER is kep
 ``<run_dir>/checkpoints/best``. At the end the best checkpoint is measured with the
 recognizer's default decoding and written to `out` with a model card (``README.md``).
 
+Ground truth comes from PAGE/ALTO folders (`gt`, `val`) and from any other source given as
+`htr.training_data.LineSetReader`s (`extra_lines`): htr knows nothing of where those lines are
+kept. The indexer plugs in the lines people verified in its database (``--from-db``,
+`indexer.training_source`) through `TrainDataOptions`, the hook of `add_train_command`.
+
 Libraries log and report progress through a callback; the `legajo train` command
 (`add_train_command`) turns it into a tqdm bar.
 """
@@ -45,7 +50,7 @@ from htr.errors import LegajoError
 if TYPE_CHECKING:
     import torch
 
-    from htr.training_data import LineSample
+    from htr.training_data import LineSample, LineSetReader
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +94,10 @@ class TrainConfig:
     Attributes:
         out: Where the final checkpoint (with its model card) is written.
         gt: PAGE/ALTO ground-truth folders (page images with their XML files).
-        val: Validation folders: lines under them are never trained on. When empty, a
-            tenth of the manuscript folders of `gt` is held out.
+        val: Validation folders: lines under them (from `extra_lines` too) are never trained
+            on. When empty, a tenth of the manuscript folders of all ground truth is held out.
+        extra_lines: Readers of further ground-truth lines (e.g. the corrections stored in
+            the database, `indexer.training_source`), called once with the line height.
         synthetic: Number of synthetic lines to render and mix in.
         base: Checkpoint to fine-tune; None trains a new line model from scratch.
         run_dir: Where checkpoints, trainer state and the log go; default ``<out>.run``.
@@ -114,7 +121,6 @@ class TrainConfig:
         cache_dir: Where cut lines are cached; None disables the cache.
         device: ``"auto"`` (CUDA with bf16 when present), ``"cpu"`` or ``"cuda"``.
         threads: CPU threads for torch; None uses every core.
-        from_db: Train on corrections stored in the database (not implemented yet).
         command: The command line, for the model card.
         card_notes: A Markdown file appended to the model card (e.g. the variants tried).
     """
@@ -122,6 +128,7 @@ class TrainConfig:
     out: Path
     gt: tuple[Path, ...] = ()
     val: tuple[Path, ...] = ()
+    extra_lines: tuple[LineSetReader, ...] = ()
     synthetic: int = 0
     base: Path | None = None
     run_dir: Path | None = None
@@ -143,7 +150,6 @@ class TrainConfig:
     cache_dir: Path | None = DEFAULT_CACHE
     device: str = "auto"
     threads: int | None = None
-    from_db: bool = False
     command: str = ""
     card_notes: Path | None = None
 
@@ -249,13 +255,9 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Path
 
     Raises:
         TrainingError: No training lines, an unreadable base checkpoint or trainer state.
-        NotImplementedError: `from_db` (the database hook is not written yet).
+        LegajoError: Whatever the readers of `config.extra_lines` raise (an unreachable
+            database, no verified lines).
     """
-    if config.from_db:
-        raise NotImplementedError(
-            "training from database corrections (--from-db) is not implemented yet: "
-            "the indexing issue adds it; export corrections as PAGE XML and use --gt meanwhile"
-        )
     import torch
 
     report = progress or (lambda _: None)
@@ -272,10 +274,12 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Path
     loaded = _load_checkpoint(config, run)
     height = _line_height(loaded[1]) if loaded else config.shape.image_height
     report(TrainProgress("data", message="reading ground-truth lines"))
-    train_lines, val_lines, synthetic = _load_data(config, report, height)
+    data = _load_data(config, report, height)
+    train_lines, val_lines, synthetic = data.train, data.val, data.synthetic
     if not train_lines and not synthetic:
         raise TrainingError(
-            "no training lines: give --gt folders with transcribed lines or --synthetic N"
+            "no training lines: give --gt folders with transcribed lines, lines from "
+            "another source, or --synthetic N"
         )
     texts = [s.text for s in train_lines + synthetic]
     if loaded is None:
@@ -292,7 +296,7 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Path
     best = run / "checkpoints" / "best"
     source = best if best.is_dir() else run / "checkpoints" / "last"
     result = trainer.final_validation(source, report)
-    _write_output(config, source, trainer, result, time.monotonic() - started)
+    _write_output(config, source, trainer, result, time.monotonic() - started, data.line_sets)
     report(
         TrainProgress(
             "done",
@@ -309,9 +313,30 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Path
 # --- data ---------------------------------------------------------------------------------
 
 
-def _load_data(
-    config: TrainConfig, report: ProgressCallback, height: int
-) -> tuple[list[LineSample], list[LineSample], list[LineSample]]:
+@dataclass(frozen=True, slots=True)
+class LineSetUse:
+    """How the lines of one `htr.training_data.LineSet` were used (for the model card).
+
+    Attributes:
+        description: The set's own description.
+        train: Its lines trained on.
+        val: Its lines held out for validation (their manuscript folder is).
+    """
+
+    description: str
+    train: int
+    val: int
+
+
+@dataclass(frozen=True, slots=True)
+class _TrainingData:
+    train: list[LineSample]
+    val: list[LineSample]
+    synthetic: list[LineSample]
+    line_sets: tuple[LineSetUse, ...]
+
+
+def _load_data(config: TrainConfig, report: ProgressCallback, height: int) -> _TrainingData:
     from htr.training_data import gt_lines, split_by_manuscript, synthetic_lines
 
     folders = [*config.gt, *(v for v in config.val if not _under_any(v, config.gt))]
@@ -324,7 +349,22 @@ def _load_data(
         height=height,
         progress=lambda done, total: report(TrainProgress("data", message=f"page {done}/{total}")),
     )
+    line_sets = []
+    for read in config.extra_lines:
+        report(TrainProgress("data", message="reading further ground-truth lines"))
+        line_set = read(height)
+        line_sets.append(line_set)
+        samples.extend(line_set.lines)
     train_lines, val_lines = split_by_manuscript(samples, config.val, seed=config.seed)
+    held = {s.source for s in val_lines}
+    uses = tuple(
+        LineSetUse(
+            line_set.description,
+            train=sum(s.source not in held for s in line_set.lines),
+            val=sum(s.source in held for s in line_set.lines),
+        )
+        for line_set in line_sets
+    )
     if not val_lines and train_lines and not config.val:
         logger.warning("only one manuscript folder: no validation lines")
     report(TrainProgress("data", message=f"rendering {config.synthetic} synthetic lines"))
@@ -343,7 +383,9 @@ def _load_data(
         len({s.source for s in val_lines}),
         len(synthetic),
     )
-    return train_lines, val_lines, synthetic
+    for use in uses:
+        logger.info("%s: %d trained on, %d for validation", use.description, use.train, use.val)
+    return _TrainingData(train_lines, val_lines, synthetic, uses)
 
 
 def _under_any(path: Path, roots: Sequence[Path]) -> bool:
@@ -972,6 +1014,7 @@ def _write_output(
     trainer: _Trainer,
     result: ValidationResult | None,
     wall_s: float,
+    line_sets: Sequence[LineSetUse] = (),
 ) -> None:
     out = config.out
     if out.resolve() != source.resolve():
@@ -980,7 +1023,7 @@ def _write_output(
         shutil.copytree(source, temporary)
         shutil.rmtree(out, ignore_errors=True)
         temporary.rename(out)
-    card = model_card(config, trainer, result, wall_s)
+    card = model_card(config, trainer, result, wall_s, line_sets)
     (out / "README.md").write_text(card, encoding="utf-8")
 
 
@@ -1002,10 +1045,23 @@ def hardware() -> str:
 
 
 def model_card(
-    config: TrainConfig, trainer: _Trainer, result: ValidationResult | None, wall_s: float
+    config: TrainConfig,
+    trainer: _Trainer,
+    result: ValidationResult | None,
+    wall_s: float,
+    line_sets: Sequence[LineSetUse] = (),
 ) -> str:
-    """The Markdown model card of a trained checkpoint."""
+    """The Markdown model card of a trained checkpoint.
+
+    Args:
+        config: The run's settings.
+        trainer: The trainer, with its data, model and history.
+        result: The final validation, if there were validation lines.
+        wall_s: Wall-clock seconds of this invocation.
+        line_sets: The lines that came from `config.extra_lines`, described by their source.
+    """
     sources = sorted({s.source for s in trainer.real})
+    from_sets = sum(use.train for use in line_sets)
     val_sources = sorted({s.source for s in trainer.val_lines})
     parameters = trainer.model.num_parameters()
     lines = [
@@ -1034,8 +1090,14 @@ def model_card(
         "",
         "## Training data",
         "",
-        f"- {len(trainer.real)} ground-truth lines from {len(sources)} manuscript folders:",
+        f"- {len(trainer.real)} ground-truth lines ({len(trainer.real) - from_sets} from "
+        f"PAGE/ALTO folders, {from_sets} from the sources below) from {len(sources)} "
+        "manuscript folders:",
         *(f"  - `{_short_path(s)}`" for s in sources),
+        *(
+            f"- {use.description}: {use.train} trained on, {use.val} held out for validation."
+            for use in line_sets
+        ),
         f"- {len(trainer.synthetic)} synthetic lines (`htr.synthetic` handwriting fonts; words "
         "of the training transcriptions and built-in notarial words).",
         f"- Validation (never trained on): {len(trainer.val_lines)} lines from:",
@@ -1109,14 +1171,44 @@ def _short_path(path: str) -> str:
 # --- command line -------------------------------------------------------------------------
 
 
-def add_train_command(commands: argparse._SubParsersAction) -> None:
-    """Adds ``legajo train`` to the `legajo` parser's subcommands."""
+@dataclass(frozen=True, slots=True)
+class TrainDataOptions:
+    """Options that add ground truth from another source to ``legajo train``.
+
+    Packages built on htr plug their line sources in here (the indexer: ``--from-db``), so
+    that htr never imports them.
+
+    Attributes:
+        add_arguments: Adds the options to the ``train`` parser.
+        readers: The line readers the parsed options ask for (none when they ask for
+            nothing). Called before training starts; raises `LegajoError` when the options
+            cannot be used.
+        usage_errors: The errors of `readers` that mean the command line is wrong (exit
+            code 2 rather than 1).
+    """
+
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    readers: Callable[[argparse.Namespace], tuple[LineSetReader, ...]]
+    usage_errors: tuple[type[LegajoError], ...] = ()
+
+
+def add_train_command(
+    commands: argparse._SubParsersAction, data_options: Sequence[TrainDataOptions] = ()
+) -> None:
+    """Adds ``legajo train`` to the `legajo` parser's subcommands.
+
+    Args:
+        commands: The subcommands of the `legajo` parser.
+        data_options: Options of further ground-truth sources (see `TrainDataOptions`).
+    """
     parser = commands.add_parser(
         "train",
         help="train or fine-tune a recognition model",
         description=(
             "Train a TrOCR-architecture line model from scratch, or fine-tune any TrOCR "
-            "checkpoint, on PAGE/ALTO ground truth and synthetic lines."
+            "checkpoint, on PAGE/ALTO ground truth"
+            + (", verified lines from other sources" if data_options else "")
+            + " and synthetic lines."
         ),
     )
     parser.add_argument(
@@ -1128,7 +1220,8 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
         nargs="+",
         default=[],
         metavar="DIR",
-        help="validation folders (default: a tenth of the manuscript folders of --gt)",
+        help="validation folders: their lines, from every source, are never trained on "
+        "(default: a tenth of the manuscript folders of the ground truth)",
     )
     parser.add_argument("--synthetic", type=int, default=0, metavar="N", help="synthetic lines")
     parser.add_argument(
@@ -1161,12 +1254,9 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--card-notes", type=Path, default=None, help="Markdown appended to the model card"
     )
-    parser.add_argument(
-        "--from-db",
-        action="store_true",
-        help="train on corrections from the database (not implemented yet)",
-    )
-    parser.set_defaults(run=_run_train)
+    for options in data_options:
+        options.add_arguments(parser)
+    parser.set_defaults(run=_run_train, train_data_options=tuple(data_options))
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -1175,11 +1265,19 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.minutes is None and args.steps is None:
         print("legajo train: give --minutes or --steps", file=sys.stderr)
         return 2
+    readers: list[LineSetReader] = []
+    for options in args.train_data_options:
+        try:
+            readers.extend(options.readers(args))
+        except LegajoError as error:
+            print(f"legajo train: {error}", file=sys.stderr)
+            return 2 if isinstance(error, options.usage_errors) else 1
     try:
         config = TrainConfig(
             out=args.out,
             gt=tuple(args.gt),
             val=tuple(args.val),
+            extra_lines=tuple(readers),
             synthetic=args.synthetic,
             base=args.base,
             run_dir=args.run_dir,
@@ -1192,7 +1290,6 @@ def _run_train(args: argparse.Namespace) -> int:
             seed=args.seed,
             device=args.device,
             cache_dir=args.cache_dir,
-            from_db=args.from_db,
             card_notes=args.card_notes,
             command="legajo " + " ".join(sys.argv[1:]),
         )
@@ -1217,7 +1314,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
     try:
         out = train(config, show)
-    except (LegajoError, NotImplementedError) as error:
+    except LegajoError as error:
         bar.close()
         print(f"legajo train: {error}", file=sys.stderr)
         return 1
@@ -1228,7 +1325,9 @@ def _run_train(args: argparse.Namespace) -> int:
 
 __all__ = [
     "LineModelShape",
+    "LineSetUse",
     "TrainConfig",
+    "TrainDataOptions",
     "TrainProgress",
     "TrainingError",
     "ValidationResult",
@@ -1243,5 +1342,8 @@ __all__ = [
 
 
 def _config_json(config: TrainConfig) -> str:
-    """The run's settings as JSON (for logs)."""
-    return json.dumps(asdict(config), default=str)
+    """The run's settings as JSON (for logs); line readers by their ``repr``."""
+    # asdict deep-copies every value: a reader may hold a database engine.
+    settings = asdict(replace(config, extra_lines=()))
+    settings["extra_lines"] = [repr(read) for read in config.extra_lines]
+    return json.dumps(settings, default=str)

@@ -8,6 +8,11 @@ keyed by the image, the XML file (paths, sizes and modification times) and the l
 
 Splits are by manuscript folder (the folder a page image lies in), never by line.
 
+Lines from elsewhere than PAGE/ALTO folders (corrections stored in the database, read by
+`indexer.training_source`) come in as a `LineSet` from a `LineSetReader`; they are cut with
+`line_samples`, the same function the folder lines go through, and name the folder of their
+page image as their source, so that they split with the folder lines.
+
 Synthetic lines come from `htr.synthetic.render_line`: real transcriptions' words (those the
 font can draw) and the built-in notarial words, in handwriting fonts, degraded.
 
@@ -23,13 +28,14 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import cv2
 import numpy as np
 import numpy.typing as npt
-from PIL import ImageFont
+from PIL import Image, ImageFont
 
+from htr.document import Line
 from htr.images import is_supported, load_page_images
 from htr.layout_files import find_layout_file, read_layout_file
 from htr.line_images import crop_line
@@ -57,6 +63,25 @@ class LineSample:
     text: str
     source: str
     zone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LineSet:
+    """Ground-truth lines from a source other than PAGE/ALTO folders (e.g. the database).
+
+    Attributes:
+        lines: The lines (cut with `line_samples`); each one's `source` is the folder of its
+            page image, so that the split keeps a manuscript on one side.
+        description: What the lines are and where they come from, for the model card, e.g.
+            ``"12 corrected lines from database sqlite:///legajo.db, collection actas"``.
+    """
+
+    lines: tuple[LineSample, ...]
+    description: str
+
+
+LineSetReader: TypeAlias = Callable[[int], LineSet]
+"""Reads a `LineSet` at the given line height (known once the model to train is loaded)."""
 
 
 def page_images(folder: Path) -> list[Path]:
@@ -120,25 +145,51 @@ def _page_lines(
             return _read_cache(cache, source)
     layout = read_layout_file(layout_path)
     page = load_page_images(image_path)[0].image
-    arrays: list[npt.NDArray[np.uint8]] = []
-    texts: list[str] = []
-    zones: list[str] = []
-    for line in layout.lines:
+    samples = line_samples(page, layout.lines, source, height=height, max_width=max_width)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        _write_cache(
+            cache,
+            [s.image for s in samples],
+            [s.text for s in samples],
+            [s.zone or "" for s in samples],
+            height,
+        )
+    return samples
+
+
+def line_samples(
+    page: Image.Image,
+    lines: Iterable[Line],
+    source: str,
+    *,
+    height: int = DEFAULT_HEIGHT,
+    max_width: int = DEFAULT_MAX_WIDTH,
+) -> list[LineSample]:
+    """Cuts the transcribed lines of a page into training lines.
+
+    Args:
+        page: The page image, RGB.
+        lines: Its lines, polygons in the image's pixels, `Line.text` the transcription.
+        source: The manuscript folder to name as the lines' source.
+        height: Line height (the model's input height).
+        max_width: Widest line (see `line_array`).
+
+    Returns:
+        One sample per line with text (NFD, stripped) whose cut is at least 2 px each way,
+        in the order given.
+    """
+    samples: list[LineSample] = []
+    for line in lines:
         text = unicodedata.normalize("NFD", line.text).strip()
         if not text:
             continue
         crop = crop_line(page, line)
         if min(crop.size) < 2:
             continue
-        arrays.append(line_array(crop, height, max_width))
-        texts.append(text)
-        zones.append(line.zone or "")
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        _write_cache(cache, arrays, texts, zones, height)
-    return [
-        LineSample(a, t, source, z or None) for a, t, z in zip(arrays, texts, zones, strict=True)
-    ]
+        image = line_array(crop, height, max_width)
+        samples.append(LineSample(image, text, source, line.zone or None))
+    return samples
 
 
 def _write_cache(

@@ -40,6 +40,7 @@ from indexer.errors import (
 )
 from indexer.maintenance_cli import add_check_command, add_reindex_command
 from indexer.search_cli import add_search_command
+from indexer.train_cli import TRAIN_FROM_DATABASE
 from indexer.ui_command import add_ui_command
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
             add_ui_command,
         ),
         description="Search handwritten archives: transcribe and index page images.",
+        train_data=(TRAIN_FROM_DATABASE,),
     )
 
 

@@ -78,3 +78,7 @@ class ExportWriteError(IndexerError):
 
 class IndexFileError(IndexerError):
     """An index file is missing, unreadable, corrupt, or does not match its manifest."""
+
+
+class OptionError(IndexerError):
+    """Command-line options that only make sense together were given apart."""

@@ -171,7 +171,7 @@ def test_cer_counts_edits_on_nfc_text() -> None:
     assert cer(["n\u0303"], ["\u00f1"]) == 0.0
 
 
-def test_train_command_parses_its_options_and_refuses_from_db(tmp_path: Path) -> None:
+def test_train_command_parses_its_options(tmp_path: Path) -> None:
     import argparse
 
     from htr.train import add_train_command
@@ -198,13 +198,14 @@ def test_train_command_parses_its_options_and_refuses_from_db(tmp_path: Path) ->
             "0.002",
             "--seed",
             "7",
-            "--from-db",
         ]
     )
     assert args.gt == [Path("a"), Path("b")] and args.val == [Path("b")]
     assert (args.synthetic, args.steps, args.batch_size, args.lr, args.seed) == (5, 3, 4, 0.002, 7)
-    assert args.base is None and args.from_db
-    assert args.run(args) == 1  # --from-db is not implemented yet: a clear error, exit code 1
+    assert args.base is None and args.train_data_options == ()
+    # --from-db belongs to the indexer, which plugs it in (tests/integration/test_train_from_db.py).
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--out", str(tmp_path), "--steps", "1", "--from-db"])
 
 
 def test_ctc_prefix_scores_add_up_to_the_ctc_likelihood() -> None:
