@@ -172,7 +172,11 @@ class LineRow(Base):
 
 
 class WordRow(Base):
-    """One word of a line's machine reading."""
+    """One word of a line's current text.
+
+    The recognizer's words until a person corrects or confirms the line; from then on the
+    words of the verified text, confidence 1 (`indexer.repository.Repository.correct_line`).
+    """
 
     __tablename__ = "words"
 
@@ -200,7 +204,11 @@ class AlternativeRow(Base):
 
 
 class CorrectionRow(Base):
-    """A human correction of a line: never overwritten, the latest one is the line's text."""
+    """A human correction of a line: never overwritten, the latest one is the line's text.
+
+    A row whose `new_text` equals its `old_text` is a confirmation: a person checked the line
+    and found it right.
+    """
 
     __tablename__ = "corrections"
 

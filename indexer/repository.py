@@ -10,14 +10,15 @@ model revision) makes storing idempotent: a second copy of a page, from a rerun 
 second process indexing the same folder, is refused by the database and reported as
 `StoreOutcome.ALREADY_PRESENT`.
 
-Search (issue 5): `store_page` and `correct_line` also write, in the same transaction, the
-line's word probabilities (`indexer.word_index`) and one `search_changes` row per line
-stored, corrected or deleted: the change feed that keeps the FAISS indexes fresh. On
-PostgreSQL those writers take a transaction-level advisory lock first, so that change and
-word-form ids become visible in the order they were allocated and a reader that remembers
-the highest id it has seen misses nothing. `SearchReader` is the read side of search: every
-statement it runs is bounded by the search's deadline (a SQLite progress handler, a
-PostgreSQL ``statement_timeout``) and user text only ever reaches SQL as bound parameters.
+Search (issue 5): `store_page`, `correct_line` and `confirm_line` also write, in the same
+transaction, the line's word probabilities (`indexer.word_index`) and one `search_changes`
+row per line stored, corrected, confirmed or deleted: the change feed that keeps the FAISS
+indexes fresh. On PostgreSQL those writers take a transaction-level advisory lock first, so
+that change and word-form ids become visible in the order they were allocated and a reader
+that remembers the highest id it has seen misses nothing. `SearchReader` is the read side of
+search: every statement it runs is bounded by the search's deadline (a SQLite progress
+handler, a PostgreSQL ``statement_timeout``) and user text only ever reaches SQL as bound
+parameters.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from indexer.errors import (
     StaleLineError,
     UnknownCollectionError,
 )
+from indexer.formats.words import verified_words
 from indexer.orm import (
     CHANGE_DELETE,
     CHANGE_UPSERT,
@@ -158,6 +160,31 @@ class Correction:
     version: int
     created_at: dt.datetime
 
+    @property
+    def confirmed(self) -> bool:
+        """True when the editor confirmed the text as it was (`Repository.confirm_line`)."""
+        return self.old_text == self.new_text
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """A line waiting for review (`Repository.review_queue`).
+
+    Attributes:
+        page_id: Its page.
+        line_id: The line.
+        weakest: Confidence of its least confident word; the line confidence when it has
+            no words.
+        source_path: The page's file.
+        frame: The page's frame in that file.
+    """
+
+    page_id: int
+    line_id: int
+    weakest: float
+    source_path: str
+    frame: int
+
 
 @dataclass(frozen=True, slots=True)
 class FileFailure:
@@ -250,7 +277,7 @@ class LocatedLine:
 
     @property
     def verified(self) -> bool:
-        """True when a person corrected the line."""
+        """True when a person corrected or confirmed the line."""
         return self.stored.version > 1
 
 
@@ -619,6 +646,11 @@ class Repository:
     ) -> StoredLine:
         """Replaces a line's current text with a human correction (kept as its own row).
 
+        In the same transaction the line's words become the corrected text's words,
+        verified (confidence 1), placed as `indexer.formats.words.verified_words` places
+        them, and its search words get probability 1. Restoring an earlier version is a
+        correction to that version's text.
+
         Args:
             line_id: The line.
             new_text: The corrected text.
@@ -633,6 +665,33 @@ class Repository:
             StaleLineError: If the line changed since `expected_version` (someone else
                 corrected it): nothing is written.
         """
+        return self._write_version(line_id, new_text, editor, expected_version)
+
+    def confirm_line(self, line_id: int, editor: str, expected_version: int) -> StoredLine:
+        """Records that a person checked a line and found its current text right.
+
+        A confirmation is a correction whose new text is the old one (`Correction.confirmed`):
+        it shows in the line's history, takes the line out of the review queue, makes its
+        words verified and protects it from re-indexing, as a correction does.
+
+        Args:
+            line_id: The line.
+            editor: Who confirmed it.
+            expected_version: The line's version the editor saw.
+
+        Returns:
+            The line after the confirmation, its version one higher.
+
+        Raises:
+            LineNotFoundError: If the line does not exist.
+            StaleLineError: If the line changed since `expected_version`: nothing is written.
+        """
+        return self._write_version(line_id, None, editor, expected_version)
+
+    def _write_version(
+        self, line_id: int, new_text: str | None, editor: str, expected_version: int
+    ) -> StoredLine:
+        """Stores a correction (`new_text`) or a confirmation (None) of a line."""
         with self._db.write() as session:
             row = session.scalars(
                 select(LineRow).where(LineRow.id == line_id).with_for_update()
@@ -642,26 +701,35 @@ class Repository:
             if row.version != expected_version:
                 raise StaleLineError(line_id, expected_version, row.version)
             old_text = row.text
+            text_now = old_text if new_text is None else new_text
+            words = verified_words(text_now, _words_of(row), (row.x0, row.y0, row.x1, row.y1))
             result = session.execute(
                 update(LineRow)
                 .where(LineRow.id == line_id, LineRow.version == expected_version)
-                .values(text=new_text, version=expected_version + 1)
+                .values(text=text_now, version=expected_version + 1)
                 .execution_options(synchronize_session=False)
             )
             if getattr(result, "rowcount", 1) != 1:  # changed between the read and the write
                 raise StaleLineError(line_id, expected_version, expected_version + 1)
+            session.execute(delete(WordRow).where(WordRow.line_id == line_id))
+            if words:
+                session.execute(
+                    insert(WordRow),
+                    [_word_values(line_id, i, word) for i, word in enumerate(words)],
+                )
             session.add(
                 CorrectionRow(
                     line_id=line_id,
                     old_text=old_text,
-                    new_text=new_text,
+                    new_text=text_now,
                     editor=editor,
                     version=expected_version + 1,
                 )
             )
             session.flush()
             session.refresh(row)
-            verified = line_forms(new_text, (), (), 1.0, verified=True)
+            session.expire(row, ["words"])
+            verified = line_forms(text_now, (), (), 1.0, verified=True)
             _write_search_index(session, [(line_id, verified)])
             return _stored_line(row)
 
@@ -684,6 +752,56 @@ class Repository:
                     created_at=row.created_at,
                 )
                 for row in rows
+            ]
+
+    def review_queue(
+        self,
+        collection: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        exclude_reviewed: bool = True,
+    ) -> list[ReviewItem]:
+        """A collection's lines, the most doubtful first, ordered by the database.
+
+        A line's doubt is the confidence of its weakest word, or its line confidence when it
+        has no words; ties keep reading order (file, frame, line).
+
+        Args:
+            collection: The collection.
+            limit: Most lines returned.
+            offset: Lines skipped first (for paging through the queue).
+            exclude_reviewed: Leave out the lines a person corrected or confirmed.
+
+        Raises:
+            UnknownCollectionError: If there is no collection of that name.
+        """
+        collection_id = self.collection_id(collection)
+        weakest_word = (
+            select(func.min(WordRow.confidence))
+            .where(WordRow.line_id == LineRow.id)
+            .correlate(LineRow)
+            .scalar_subquery()
+        )
+        weakest = func.coalesce(weakest_word, LineRow.confidence)
+        query = (
+            select(PageRow.id, LineRow.id, weakest, PageRow.source_path, PageRow.frame)
+            .join(PageRow, PageRow.id == LineRow.page_id)
+            .where(PageRow.collection_id == collection_id, PageRow.status == PAGE_INDEXED)
+        )
+        if exclude_reviewed:
+            query = query.where(LineRow.version == 1)
+        query = (
+            query.order_by(
+                weakest, PageRow.source_path, PageRow.frame, PageRow.id, LineRow.position
+            )
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._db.read() as session:
+            return [
+                ReviewItem(int(page_id), int(line_id), float(low), str(path), int(frame))
+                for page_id, line_id, low, path, frame in session.execute(query)
             ]
 
     # -- search --------------------------------------------------------------------------
@@ -1367,6 +1485,20 @@ def _word_row(position: int, word: Word) -> WordRow:
     )
 
 
+def _word_values(line_id: int, position: int, word: Word) -> dict[str, Any]:
+    x0, y0, x1, y1 = word.bbox
+    return {
+        "line_id": line_id,
+        "position": position,
+        "text": word.text,
+        "confidence": word.confidence,
+        "x0": x0,
+        "y0": y0,
+        "x1": x1,
+        "y1": y1,
+    }
+
+
 def _points(values: Iterable[Sequence[int]]) -> tuple[tuple[int, int], ...]:
     return tuple((int(p[0]), int(p[1])) for p in values)
 
@@ -1379,10 +1511,14 @@ def _line_of(row: LineRow) -> Line:
         baseline=_points(row.baseline),
         text=row.text,
         confidence=row.confidence,
-        words=tuple(Word(w.text, w.confidence, (w.x0, w.y0, w.x1, w.y1)) for w in row.words),
+        words=_words_of(row),
         alternatives=tuple(Alternative(a.text, a.prob) for a in row.alternatives),
         zone=row.zone,
     )
+
+
+def _words_of(row: LineRow) -> tuple[Word, ...]:
+    return tuple(Word(w.text, w.confidence, (w.x0, w.y0, w.x1, w.y1)) for w in row.words)
 
 
 def _stored_line(row: LineRow) -> StoredLine:

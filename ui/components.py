@@ -7,7 +7,7 @@ table cells, all of which Streamlit shows as text; never as HTML.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import PurePath
 from typing import Any
 
@@ -21,7 +21,7 @@ from indexer.repository import PageSummary, Repository, StoredLine
 from indexer.ui_command import UI_LANGUAGES
 from ui import state
 from ui.config import UiSettings, load_settings
-from ui.corrections import MissingEditorError, ReadOnlyError, current_words
+from ui.corrections import CorrectionDesk, MissingEditorError, ReadOnlyError
 from ui.drawing import line_crop
 from ui.i18n import LANGUAGE_NAMES, Translator
 from ui.images import PageImageUnavailableError
@@ -101,10 +101,46 @@ def submit_correction(line_id: int, text: str, expected_version: int) -> bool:
     Returns:
         True when the correction was stored.
     """
+    return _write(
+        lambda desk: desk.save(line_id, text, editor_name(), expected_version),
+        line_id,
+        text,
+        expected_version,
+        "correct.saved",
+    )
+
+
+def submit_confirmation(line_id: int, text: str, expected_version: int) -> bool:
+    """Confirms a line's text as it is (as a widget callback), like `submit_correction`.
+
+    Args:
+        line_id: The line.
+        text: The text the editor saw and confirms (kept in a conflict).
+        expected_version: The version the editor saw when the form was drawn.
+
+    Returns:
+        True when the confirmation was stored.
+    """
+    return _write(
+        lambda desk: desk.confirm(line_id, editor_name(), expected_version),
+        line_id,
+        text,
+        expected_version,
+        "correct.confirmed",
+    )
+
+
+def _write(
+    write: Callable[[CorrectionDesk], StoredLine],
+    line_id: int,
+    text: str,
+    expected_version: int,
+    saved_message: str,
+) -> bool:
     t = translator()
     desk = correction_desk(load_settings())
     try:
-        saved = desk.save(line_id, text, editor_name(), expected_version)
+        saved = write(desk)
     except MissingEditorError:
         set_flash(t("correct.need_editor"), "error")
         return False
@@ -116,7 +152,7 @@ def submit_correction(line_id: int, text: str, expected_version: int) -> bool:
         return False
     if (conflict := st.session_state.get(state.CONFLICT)) and conflict.line_id == line_id:
         del st.session_state[state.CONFLICT]
-    set_flash(t("correct.saved", version=saved.version))
+    set_flash(t(saved_message, version=saved.version))
     return True
 
 
@@ -143,7 +179,7 @@ def page_title(source_path: str, frame: int, t: Translator) -> str:
 
 def transcript(stored: StoredLine, t: Translator) -> None:
     """A line's current text, doubtful words marked, always shown as text."""
-    body = marked_transcript(stored.line.text, current_words(stored))
+    body = marked_transcript(stored.line.text, stored.line.words)
     if body:
         st.markdown(body)
     else:
@@ -170,7 +206,7 @@ def line_image(
     if image is None:
         st.caption(t("image.unavailable"))
         return
-    doubtful = [w.bbox for w in current_words(stored) if is_doubtful(w)]
+    doubtful = [w.bbox for w in stored.line.words if is_doubtful(w)]
     crop = line_crop(image, box or stored.line.bbox, matched=matched, doubtful=doubtful)
     st.image(crop, output_format="PNG")
 

@@ -1,22 +1,20 @@
-"""The workbench's only way to write: corrections and restores, refused when read-only.
+"""The workbench's only way to write: corrections, confirmations, restores; none when read-only.
 
-Pages never call `Repository.correct_line` themselves; they go through a `CorrectionDesk`,
-which checks on the server, for every write, that the app is not read-only and that an editor
-is named. A browser that still shows an editing form (a tab opened before the server was
-restarted with ``--read-only``, a forged request) gets `ReadOnlyError`, and nothing is
-written.
+Pages never call `Repository.correct_line` or `Repository.confirm_line` themselves; they go
+through a `CorrectionDesk`, which checks on the server, for every write, that the app is not
+read-only and that an editor is named. A browser that still shows an editing form (a tab
+opened before the server was restarted with ``--read-only``, a forged request) gets
+`ReadOnlyError`, and nothing is written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from htr.document import Line, Word
 from htr.errors import LegajoError
 from indexer.errors import LineNotFoundError
-from indexer.formats.words import LineCorrection, export_words
 from indexer.repository import Correction, Repository, StoredLine
 
 logger = logging.getLogger(__name__)
@@ -39,12 +37,14 @@ class LineVersion:
         text: The text of that version.
         editor: Who wrote it; None for the machine reading.
         when: When it was saved; None for the machine reading.
+        confirmed: True when the editor confirmed the text as it was instead of changing it.
     """
 
     version: int
     text: str
     editor: str | None
     when: dt.datetime | None
+    confirmed: bool = False
 
 
 class CorrectionDesk:
@@ -99,14 +99,34 @@ class CorrectionDesk:
             StaleLineError: If someone saved the line since `expected_version`.
             LineNotFoundError: If the line does not exist.
         """
+        name = self._writer(editor)
+        saved = self._repository.correct_line(line_id, text.strip(), name, expected_version)
+        logger.info("line %d corrected by %s (version %d)", line_id, name, saved.version)
+        return saved
+
+    def confirm(self, line_id: int, editor: str, expected_version: int) -> StoredLine:
+        """Records that the editor checked the line and found its text right.
+
+        The line's history shows it as confirmed by the editor, and it leaves the review
+        queue.
+
+        Raises:
+            ReadOnlyError, MissingEditorError, StaleLineError, LineNotFoundError: As for
+                `save`.
+        """
+        name = self._writer(editor)
+        saved = self._repository.confirm_line(line_id, name, expected_version)
+        logger.info("line %d confirmed by %s (version %d)", line_id, name, saved.version)
+        return saved
+
+    def _writer(self, editor: str) -> str:
+        """The editor's name, once it is clear that a write may go ahead."""
         if self._read_only:
             raise ReadOnlyError("this workbench is read-only: corrections are not accepted")
         name = editor.strip()
         if not name:
             raise MissingEditorError("a correction needs the editor's name")
-        saved = self._repository.correct_line(line_id, text.strip(), name, expected_version)
-        logger.info("line %d corrected by %s (version %d)", line_id, name, saved.version)
-        return saved
+        return name
 
     def restore(
         self, stored: StoredLine, version: int, editor: str, expected_version: int
@@ -123,21 +143,11 @@ class CorrectionDesk:
         return self.save(stored.id, earlier[version].text, editor, expected_version)
 
 
-def current_words(stored: StoredLine) -> tuple[Word, ...]:
-    """The words of a line's current text, with confidences and boxes.
-
-    An uncorrected line has the recogniser's words. A corrected line has the words of its
-    correction, verified by a person (confidence 1), placed as the exports place them
-    (`indexer.formats.words.export_words`).
-    """
-    if stored.line.text == stored.machine_text:
-        return stored.line.words
-    machine: Line = replace(stored.line, text=stored.machine_text)
-    correction = LineCorrection(stored.line.id, stored.line.text, "", dt.datetime.now(dt.UTC))
-    return export_words(machine, correction)
-
-
 def _version(correction: Correction) -> LineVersion:
     return LineVersion(
-        correction.version, correction.new_text, correction.editor, correction.created_at
+        correction.version,
+        correction.new_text,
+        correction.editor,
+        correction.created_at,
+        confirmed=correction.confirmed,
     )

@@ -162,6 +162,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Saved as version {version}; search finds it now.",
         "es": "Guardada como versión {version}; la búsqueda ya la encuentra.",
     },
+    "correct.confirmed": {
+        "en": "Confirmed as version {version}.",
+        "es": "Confirmada como versión {version}.",
+    },
+    "correct.confirmed_by": {
+        "en": "confirmed by {editor} · {when}",
+        "es": "confirmada por {editor} · {when}",
+    },
     "correct.unchanged": {"en": "The text was not changed.", "es": "El texto no ha cambiado."},
     "correct.need_editor": {
         "en": "Type your name in the sidebar first: every correction records who made it.",

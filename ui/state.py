@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ui.review import ReviewItem
+from indexer.repository import ReviewItem
 
 LANGUAGE = "language"
 """The interface language (the sidebar's language switch)."""

@@ -111,14 +111,29 @@ def export_words(line: Line, correction: LineCorrection | None) -> tuple[Word, .
     if correction is None:
         words = (Word(xml_text(w.text), unit_interval(w.confidence), w.bbox) for w in line.words)
         return tuple(w for w in words if w.text)
-    text = xml_text(correction.text)
+    return verified_words(xml_text(correction.text), line.words, line.bbox)
+
+
+def verified_words(text: str, words: Sequence[Word], line_box: BBox) -> tuple[Word, ...]:
+    """The words of a text a person wrote or confirmed for a line (module docstring).
+
+    Also what `indexer.repository.Repository.correct_line` stores as the line's words.
+
+    Args:
+        text: The corrected (or confirmed) text.
+        words: The line's words before it: their boxes are kept when there are as many.
+        line_box: The line's box, split among the words otherwise.
+
+    Returns:
+        The whitespace-separated words of `text`, confidence 1.0.
+    """
     spans = word_spans(text)
     if not spans:
         return ()
-    if len(spans) == len(line.words):
-        boxes = [w.bbox for w in line.words]
+    if len(spans) == len(words):
+        boxes = [w.bbox for w in words]
     else:
-        boxes = _proportional_boxes(line.bbox, spans, len(text))
+        boxes = _proportional_boxes(line_box, spans, len(text))
     return tuple(
         Word(text[start:end], 1.0, box) for (start, end), box in zip(spans, boxes, strict=True)
     )

@@ -150,11 +150,25 @@ def test_review_by_keyboard_and_collections(server: Server, page: Any, screensho
 
     page.goto(f"{server.url}/review")
     expect(page.get_by_role("heading", name="Review doubtful lines")).to_be_visible()
+    editor = page.get_by_role("textbox", name="Your name")  # a confirmation records who
+    editor.fill("Bea")
+    editor.press("Enter")
+    settle(page)
     box = page.get_by_role("textbox", name="Text of the line (Enter saves and goes on)")
     expect(page.get_by_text("Line 1 of")).to_be_visible()
     shoot(page, screenshots, "09-review.png")
-    box.press("Enter")  # unchanged: confirmed, nothing written
+    box.press("Enter")  # unchanged: confirmed
     expect(page.get_by_text("reviewed 1 · corrected 0")).to_be_visible()
+    repository = server.archive.repository()
+    confirmations = [
+        c
+        for p in repository.pages(COLLECTION)
+        for s in repository.lines(p.id)
+        for c in repository.corrections(s.id)
+        if c.confirmed
+    ]
+    repository.database.close()
+    assert [c.editor for c in confirmations] == ["Bea"]
     expect(page.get_by_text("Line 2 of")).to_be_visible()
     settle(page)
     focused = page.evaluate("document.activeElement?.getAttribute('aria-label') ?? ''")

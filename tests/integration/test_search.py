@@ -387,3 +387,29 @@ def test_concurrent_writers_share_new_word_forms(repository: Repository) -> None
     assert len(changes) == 16 and [c[0] for c in changes] == sorted(c[0] for c in changes)
     service = SearchService(repository, Path("unused"))
     assert service.search("comun3", mode="exact").total == 4
+
+
+def test_review_queue_confirmations_and_corrected_words(repository: Repository) -> None:
+    a = store(repository, "a", PAGE_A)
+    b = store(repository, "b", PAGE_B)
+    first, second, doubtful = (line.id for line in repository.lines(a))
+    queue = repository.review_queue("c", limit=3)
+    assert [(i.line_id, i.weakest) for i in queue] == [
+        (doubtful, pytest.approx(0.3)),
+        (first, pytest.approx(0.8)),
+        (second, pytest.approx(0.8)),
+    ]
+    confirmed = repository.confirm_line(doubtful, "archivist", 1)
+    assert [w.confidence for w in confirmed.line.words] == [1.0] * 4
+    assert repository.corrections(doubtful)[0].confirmed
+    corrected = repository.correct_line(first, "en el nombre de dios", "archivist", 1)
+    assert [w.bbox for w in corrected.line.words] == [w.bbox for w in PAGE_A[0].words]
+    queue = repository.review_queue("c", limit=10)
+    assert [i.line_id for i in queue] == [second, *(line.id for line in repository.lines(b))]
+    with repository.search_reader(10.0) as reader:
+        forms = reader.form_ids({"yglesia", "nombre"})
+        matches = reader.matches(forms.values())
+    assert {(m.line_id, m.probability, m.text_confidence) for m in matches} == {
+        (doubtful, 1.0, 1.0),
+        (first, 1.0, 1.0),
+    }

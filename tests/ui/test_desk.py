@@ -14,7 +14,7 @@ from indexer.exporter import ExportFormat
 from indexer.repository import Repository, StoredLine
 from tests.conftest import MEMORISED_TEXTS
 from tests.ui.archive import COLLECTION, Archive
-from ui.corrections import CorrectionDesk, MissingEditorError, ReadOnlyError, current_words
+from ui.corrections import CorrectionDesk, MissingEditorError, ReadOnlyError
 from ui.exports import export_collection, export_file_name, export_page
 from ui.images import PageImageUnavailableError, load_page_image
 from ui.review import review_queue
@@ -62,15 +62,32 @@ def test_saving_needs_an_editor_and_keeps_every_version(repository: Repository) 
     ]
 
 
-def test_corrected_words_are_verified_and_placed(repository: Repository) -> None:
+def test_corrected_words_are_stored_verified_and_placed(repository: Repository) -> None:
     stored = first_line(repository, MEMORISED_TEXTS[1])
-    assert current_words(stored) == stored.line.words
     desk = CorrectionDesk(repository, read_only=False)
     saved = desk.save(stored.id, "sepan quantas esta carta", "Ana", stored.version)
-    words = current_words(saved)
-    assert [w.text for w in words] == ["sepan", "quantas", "esta", "carta"]
-    assert all(w.confidence == 1.0 for w in words)
-    assert [w.bbox for w in words] == [w.bbox for w in stored.line.words]
+    again = desk.line(saved.page_id, saved.id)
+    assert again.line.words == saved.line.words
+    assert [w.text for w in again.line.words] == ["sepan", "quantas", "esta", "carta"]
+    assert all(w.confidence == 1.0 for w in again.line.words)
+    assert [w.bbox for w in again.line.words] == [w.bbox for w in stored.line.words]
+
+
+def test_a_confirmation_is_kept_in_the_history(repository: Repository) -> None:
+    stored = first_line(repository, MEMORISED_TEXTS[1])
+    with pytest.raises(ReadOnlyError):
+        CorrectionDesk(repository, read_only=True).confirm(stored.id, "Ana", stored.version)
+    desk = CorrectionDesk(repository, read_only=False)
+    with pytest.raises(MissingEditorError):
+        desk.confirm(stored.id, " ", stored.version)
+    confirmed = desk.confirm(stored.id, " Ana ", stored.version)
+    assert (confirmed.line.text, confirmed.version) == (stored.line.text, 2)
+    assert {w.confidence for w in confirmed.line.words} == {1.0}
+    assert [(v.version, v.editor, v.confirmed) for v in desk.history(confirmed)] == [
+        (1, None, False),
+        (2, "Ana", True),
+    ]
+    assert stored.id not in {item.line_id for item in review_queue(repository, COLLECTION)}
 
 
 def test_review_queue_puts_the_weakest_first_and_leaves_corrected_lines_out(

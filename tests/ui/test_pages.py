@@ -129,6 +129,26 @@ def test_history_restores_an_earlier_version(app: AppTest, repository: Repositor
     ]
 
 
+def test_history_shows_who_confirmed_a_line(app: AppTest, repository: Repository) -> None:
+    stored = line_reading(repository, "amen")
+    repository.confirm_line(stored.id, "Bea", 1)
+    open_line(app, CORRECT, stored)
+    assert not app.exception, app.exception
+    assert any(c.value.startswith("confirmed by Bea · ") for c in app.caption)
+
+
+def test_page_view_shows_the_stored_words_of_a_corrected_line(
+    app: AppTest, repository: Repository
+) -> None:
+    stored = line_reading(repository, MEMORISED_TEXTS[1])
+    repository.correct_line(stored.id, "sepan quantas", "Bea", 1)
+    open_line(app, PAGE, stored)
+    assert not app.exception, app.exception
+    words = app.dataframe[0].value
+    assert list(words.iloc[:, 0]) == ["sepan", "quantas"]
+    assert list(words.iloc[:, 1]) == [1.0, 1.0]
+
+
 def test_a_conflicting_save_shows_both_versions_and_loses_neither(
     app: AppTest, repository: Repository
 ) -> None:
@@ -268,10 +288,11 @@ def test_review_goes_through_the_doubtful_lines(app: AppTest, repository: Reposi
     button(app, "Save and next").click().run()
     assert "reviewed 1 · corrected 1" in app.get("progress")[0].proto.text
     assert [c.new_text for c in repository.corrections(first.line_id)] == ["corregida"]
-    button(app, "Save and next").click().run()  # unchanged: confirmed, nothing written
+    button(app, "Save and next").click().run()  # unchanged: confirmed
     assert "Line 3 of 6 · reviewed 2 · corrected 1" in app.get("progress")[0].proto.text
     second = session.items[1]
-    assert repository.corrections(second.line_id) == []
+    (confirmation,) = repository.corrections(second.line_id)
+    assert confirmation.confirmed and confirmation.editor == "Ana"
     button(app, "Skip").click().run()
     assert "Line 4 of 6 · reviewed 2" in app.get("progress")[0].proto.text
     button(app, "Previous").click().run()

@@ -203,3 +203,102 @@ def test_storage_settings_precedence(tmp_path: Path) -> None:
     assert flags.home == tmp_path / "h" and flags.database_url == "sqlite:///x.db"
     only_home = resolve_storage(tmp_path / "h", environ={"LEGAJO_HOME": "elsewhere"})
     assert only_home.database_url == sqlite_url(tmp_path / "h" / "legajo.db")
+
+
+def test_a_correction_replaces_the_line_words(repository: Repository, stored: int) -> None:
+    line = repository.lines(stored)[1]  # "en el nonbre", three machine words
+    machine_boxes = [w.bbox for w in line.line.words]
+    letter_fix = repository.correct_line(line.id, "en el nombre", "ana", 1)
+    texts = ("en", "el", "nombre")
+    assert letter_fix.line.words == tuple(
+        Word(text, 1.0, box) for text, box in zip(texts, machine_boxes, strict=True)
+    )
+    joined = repository.correct_line(line.id, "enel nombre", "ana", 2)
+    # Two words for three: the line box (0..300) is split by character offsets.
+    assert joined.line.words == (
+        Word("enel", 1.0, (0, 50, 110, 90)),
+        Word("nombre", 1.0, (136, 50, 300, 90)),
+    )
+    restored = repository.correct_line(line.id, joined.machine_text, "bob", 3)
+    assert [w.text for w in restored.line.words] == ["en", "el", "nonbre"]
+    assert {w.confidence for w in restored.line.words} == {1.0}
+    assert repository.load_page(stored).lines[1].words == restored.line.words
+    emptied = repository.correct_line(line.id, "  ", "bob", 4)
+    assert emptied.line.words == ()
+    assert repository.table_counts()["words"] == 2  # only the other line's words are left
+
+
+def test_a_confirmation_is_a_correction_without_change(repository: Repository, stored: int) -> None:
+    line = repository.lines(stored)[1]
+    confirmed = repository.confirm_line(line.id, "ana", 1)
+    assert (confirmed.version, confirmed.line.text) == (2, "en el nonbre")
+    assert confirmed.line.words == tuple(
+        Word(w.text, 1.0, w.bbox) for w in line.line.words
+    )  # same words, same boxes, verified
+    (history,) = repository.corrections(line.id)
+    assert (history.old_text, history.new_text, history.editor, history.confirmed) == (
+        "en el nonbre",
+        "en el nonbre",
+        "ana",
+        True,
+    )
+    with pytest.raises(StaleLineError):
+        repository.confirm_line(line.id, "bob", 1)
+    with repository.search_reader(10.0) as reader:
+        forms = reader.form_ids({"en", "el", "nonbre"})
+        matches = reader.matches(forms.values(), line_ids=[line.id])
+        assert reader.readings([line.id])[line.id][1] is True  # verified
+    assert {(m.probability, m.text_confidence) for m in matches} == {(1.0, 1.0)}
+    assert line.id not in {item.line_id for item in repository.review_queue("c", limit=10)}
+    collection = repository.collection_id("c")
+    kept = repository.store_page(collection, None, SOURCE, PAGE, MODEL, replace=True)
+    assert kept is StoreOutcome.KEPT_CORRECTED
+
+
+def review_line(number: int, confidences: tuple[float, ...], line_confidence: float) -> Line:
+    y = number * 50
+    return Line(
+        id=f"r{number}",
+        bbox=(0, y, 300, y + 40),
+        polygon=((0, y), (299, y), (299, y + 39)),
+        text=" ".join(f"w{i}" for i in range(len(confidences))),
+        confidence=line_confidence,
+        words=tuple(
+            Word(f"w{i}", c, (30 * i, y, 30 * i + 20, y + 40)) for i, c in enumerate(confidences)
+        ),
+    )
+
+
+def test_review_queue_orders_by_the_weakest_word_in_sql(repository: Repository) -> None:
+    collection = repository.ensure_collection("c")
+    lines = (
+        review_line(0, (0.9, 0.4), 0.7),
+        review_line(1, (), 0.3),  # no words: its line confidence counts
+        review_line(2, (0.8,), 0.2),
+        review_line(3, (), 0.95),
+        review_line(4, (0.4,), 0.9),  # ties with line 0: reading order decides
+    )
+    page = Page(SOURCE.path, 0, 300, 300, lines, PAGE.steps)
+    repository.store_page(collection, None, SOURCE, page, MODEL)
+    other = repository.ensure_collection("other")
+    repository.store_page(other, None, SOURCE, page, MODEL)
+    queue = repository.review_queue("c", limit=10)
+    ids = {s.line.id: s.id for s in repository.lines(queue[0].page_id)}
+    assert [(item.line_id, item.weakest) for item in queue] == [
+        (ids["r1"], 0.3),
+        (ids["r0"], 0.4),
+        (ids["r4"], 0.4),
+        (ids["r2"], 0.8),
+        (ids["r3"], 0.95),
+    ]
+    assert {(item.source_path, item.frame) for item in queue} == {(SOURCE.path, 0)}
+    assert [i.line_id for i in repository.review_queue("c", limit=2, offset=1)] == [
+        ids["r0"],
+        ids["r4"],
+    ]
+    repository.correct_line(ids["r1"], "leido", "ana", 1)
+    assert ids["r1"] not in [i.line_id for i in repository.review_queue("c", limit=10)]
+    everything = repository.review_queue("c", limit=10, exclude_reviewed=False)
+    assert everything[-1].line_id == ids["r1"] and everything[-1].weakest == 1.0
+    with pytest.raises(UnknownCollectionError):
+        repository.review_queue("nowhere", limit=10)

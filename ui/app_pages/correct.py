@@ -106,11 +106,20 @@ def history_view(stored: StoredLine, versions: list[LineVersion]) -> None:
         number_column.markdown(f"**v{version.version}**")
         with text_column:
             st.code(version.text or " ", language=None, wrap_lines=True)
-        who_column.caption(
-            t("correct.machine")
-            if version.editor is None
-            else f"{escape_markdown(version.editor)} · {components.when(version.when)}"
-        )
+        if version.editor is None:
+            who_column.caption(t("correct.machine"))
+        elif version.confirmed:
+            who_column.caption(
+                t(
+                    "correct.confirmed_by",
+                    editor=escape_markdown(version.editor),
+                    when=components.when(version.when),
+                )
+            )
+        else:
+            who_column.caption(
+                f"{escape_markdown(version.editor)} · {components.when(version.when)}"
+            )
         if not desk.read_only and version.text != stored.line.text:
             action_column.button(
                 t("correct.restore"),

@@ -7,7 +7,6 @@ from statistics import fmean
 import streamlit as st
 
 from ui import components, services
-from ui.corrections import current_words
 from ui.images import PageImageUnavailableError
 from ui.navigation import CORRECT, LINE_ID, PAGE_ID, line_link, query_id
 from ui.text import escape_markdown
@@ -63,7 +62,7 @@ with line_column:
         components.line_image(config, stored, t)
         components.transcript(stored, t)
         confidence_column, version_column = st.columns(2)
-        words = current_words(stored)
+        words = stored.line.words
         confidence_column.metric(
             t("page.line_confidence"),
             components.percent(fmean(w.confidence for w in words) if words else None),

@@ -25,12 +25,16 @@ repository = services.repository(config)
 
 
 def save_and_next(session: state.ReviewSession, line_id: int, version: int, text: str) -> None:
-    """Saves the box's text if it changed (else confirms the line) and moves on."""
+    """Saves the box's text if it changed, else confirms the line, and moves on."""
     typed = str(st.session_state.get(TEXT_KEY, "")).strip()
-    if typed != text:
-        if not components.submit_correction(line_id, typed, version):
-            return  # the flash or the conflict says why; stay on the line
-        session.corrected += 1
+    changed = typed != text
+    if changed:
+        stored = components.submit_correction(line_id, typed, version)
+    else:
+        stored = components.submit_confirmation(line_id, text, version)
+    if not stored:
+        return  # the flash or the conflict says why; stay on the line
+    session.corrected += changed
     session.reviewed += 1
     session.position += 1
 
