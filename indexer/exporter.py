@@ -1,8 +1,8 @@
 """`legajo export`: every indexed page of a collection written as PAGE XML, ALTO, text or JSON.
 
-The writers are `indexer.formats`; this module assembles each page from the database (the
-machine readings, the latest human correction of each line, the processing steps) and
-decides where each file goes.
+The writers are `indexer.formats`; this module assembles each page from the database (each
+line's first reading and words, the latest human correction or confirmation of each line,
+the processing steps; `page_with_corrections`) and decides where each file goes.
 
 File names (`export_names`):
 
@@ -98,10 +98,16 @@ far and the number to write."""
 def page_with_corrections(
     repository: Repository, page_id: int
 ) -> tuple[Page, dict[str, LineCorrection]]:
-    """A stored page with its machine readings, and the latest correction of each line.
+    """A stored page to export, and the latest correction of each reviewed line.
 
-    This is what the writers of `indexer.formats` take: the correction becomes the main
-    reading, the machine reading stays beside it.
+    Each line's text is its first stored reading (`StoredLine.machine_text`: the
+    recognizer's, or an imported transcription's), with its line confidence and n-best
+    alternatives. Its words are the stored ones: the recognizer's for a line nobody reviewed,
+    the verified words of the current text (confidence 1) for a line a person corrected or
+    confirmed (`Repository.correct_line`; a confirmation is a correction that keeps the
+    text). This is what the writers of `indexer.formats` take: the correction becomes the
+    main reading, its words on the stored words' boxes, and the first reading stays beside
+    it.
 
     Raises:
         LookupError: If there is no page with that id.

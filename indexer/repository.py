@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, or_, select, text, update
+from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.expression import ColumnElement
@@ -279,6 +279,29 @@ class LocatedLine:
     def verified(self) -> bool:
         """True when a person corrected or confirmed the line."""
         return self.stored.version > 1
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedLine:
+    """A stored line whose text a person verified (`Repository.verified_lines`).
+
+    Attributes:
+        source_path: The page's file, as it was indexed or imported.
+        frame: The page's frame in that file.
+        sha256: The content hash the page is stored under.
+        steps: The page's processing steps.
+        line: The line: stored geometry and zone, `Line.text` the verified text (no words
+            or alternatives).
+        corrected: True when a person corrected or confirmed the line (`Line.text` is then
+            the latest correction), False for a line of an imported page never corrected.
+    """
+
+    source_path: str
+    frame: int
+    sha256: str
+    steps: tuple[ProcessingStep, ...]
+    line: Line
+    corrected: bool
 
 
 class Repository:
@@ -803,6 +826,77 @@ class Repository:
                 ReviewItem(int(page_id), int(line_id), float(low), str(path), int(frame))
                 for page_id, line_id, low, path, frame in session.execute(query)
             ]
+
+    def verified_lines(
+        self, collection: str | None, *, import_model: ModelKey, import_step: str
+    ) -> list[VerifiedLine]:
+        """Every stored line whose text a person verified, of one collection or of all.
+
+        A line is verified when it was corrected or confirmed (it has a correction row: its
+        text is the latest correction), or when its page is an imported transcription: stored
+        under `import_model` *and* with a processing step of kind `import_step` (the model key
+        alone could also be a model's path). Only indexed pages count.
+
+        Args:
+            collection: Only this collection; None for every collection.
+            import_model: The model key of imported pages (`indexer.importer.IMPORT_MODEL`).
+            import_step: The step kind of imported pages (`indexer.importer.IMPORT_STEP`).
+
+        Returns:
+            The lines in collection, file, frame and reading order.
+
+        Raises:
+            UnknownCollectionError: If `collection` does not exist.
+        """
+        if collection is not None:
+            self.collection_id(collection)
+        latest = (
+            select(CorrectionRow.new_text)
+            .where(CorrectionRow.line_id == LineRow.id)
+            .order_by(CorrectionRow.version.desc(), CorrectionRow.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        is_import_model = and_(
+            PageRow.model_id == import_model.model_id,
+            PageRow.model_revision == import_model.revision,
+        )
+        query = (
+            select(
+                LineRow, PageRow.source_path, PageRow.frame, PageRow.sha256, PageRow.steps, latest
+            )
+            .join(PageRow, PageRow.id == LineRow.page_id)
+            .join(CollectionRow, CollectionRow.id == PageRow.collection_id)
+            .where(PageRow.status == PAGE_INDEXED)
+            .where(or_(exists().where(CorrectionRow.line_id == LineRow.id), is_import_model))
+            .order_by(
+                CollectionRow.name, PageRow.source_path, PageRow.frame, PageRow.id, LineRow.position
+            )
+        )
+        if collection is not None:
+            query = query.where(CollectionRow.name == collection)
+        found: list[VerifiedLine] = []
+        page_steps: dict[int, tuple[ProcessingStep, ...]] = {}
+        with self._db.read() as session:
+            for row, source_path, frame, sha256, steps, correction in session.execute(query):
+                if row.page_id not in page_steps:
+                    page_steps[row.page_id] = tuple(
+                        ProcessingStep.from_dict(step) for step in steps or ()
+                    )
+                steps_of_page = page_steps[row.page_id]
+                if correction is None and not any(s.kind == import_step for s in steps_of_page):
+                    continue  # a model called like the import key, not an imported page
+                found.append(
+                    VerifiedLine(
+                        source_path=str(source_path),
+                        frame=int(frame),
+                        sha256=str(sha256),
+                        steps=steps_of_page,
+                        line=_geometry_line(row, row.text if correction is None else correction),
+                        corrected=correction is not None,
+                    )
+                )
+        return found
 
     # -- search --------------------------------------------------------------------------
 
@@ -1513,6 +1607,18 @@ def _line_of(row: LineRow) -> Line:
         confidence=row.confidence,
         words=_words_of(row),
         alternatives=tuple(Alternative(a.text, a.prob) for a in row.alternatives),
+        zone=row.zone,
+    )
+
+
+def _geometry_line(row: LineRow, text: str) -> Line:
+    """A line's geometry and zone with `text`, without its words and readings."""
+    return Line(
+        id=row.line_key,
+        bbox=(row.x0, row.y0, row.x1, row.y1),
+        polygon=_points(row.polygon),
+        baseline=_points(row.baseline),
+        text=text,
         zone=row.zone,
     )
 

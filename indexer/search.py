@@ -58,7 +58,6 @@ parameters (`indexer.repository.SearchReader`).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 import time
@@ -70,7 +69,6 @@ from typing import TYPE_CHECKING, Any
 from htr.confidence import word_spans
 from htr.types import BBox
 from indexer.errors import SearchTimeoutError
-from indexer.formats.words import LineCorrection, export_words
 from indexer.index_files import catch_up_semantic, load_lexical, load_semantic
 from indexer.normalize import word_keys
 from indexer.passages import first_line_of, is_window, window_lines
@@ -793,14 +791,10 @@ def _matched_words(
 ) -> tuple[MatchedWord, ...]:
     """The words of a hit line whose normalised form the query accepted (module docstring)."""
     line = located.stored.line
-    if located.verified:
-        correction = LineCorrection(line.id, line.text, "", dt.datetime.now(dt.UTC))
-        words = export_words(line, correction)
-    else:
-        words = line.words
+    # A verified line's stored words are its text's, confidence 1 (`Repository.correct_line`).
     matched = tuple(
         MatchedWord(word.text, word.bbox, word.confidence)
-        for word in words
+        for word in line.words
         if any(key in accepted for key in word_keys(word.text, FORM_SETTINGS))
     )
     if matched or exact or located.verified:

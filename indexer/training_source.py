@@ -15,9 +15,8 @@ since it was stored (another SHA-256: the polygons no longer fit) is skipped wit
 naming the file; the model card counts the skipped pages.
 
 `DatabaseLineSource` is the `htr.training_data.LineSetReader` that ``legajo train --from-db``
-hands to `htr.train` (`indexer.train_cli`). The query is written here, on a read session of
-`Repository.database`, rather than in `indexer.repository`, to keep the training source in
-one module; it only reads.
+hands to `htr.train` (`indexer.train_cli`). The lines come from
+`indexer.repository.Repository.verified_lines`, given the importer's model key and step kind.
 """
 
 from __future__ import annotations
@@ -28,9 +27,6 @@ from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 
-from sqlalchemy import and_, exists, or_, select
-
-from htr.document import Line
 from htr.errors import ImageLoadError
 from htr.images import PageImage, iter_page_images
 from htr.line_processor import DEFAULT_HEIGHT, DEFAULT_MAX_WIDTH
@@ -38,30 +34,9 @@ from htr.train import TrainingError
 from htr.training_data import LineSample, LineSet, line_samples
 from indexer.importer import IMPORT_MODEL, IMPORT_STEP
 from indexer.ingest import hash_file
-from indexer.orm import PAGE_INDEXED, CollectionRow, CorrectionRow, LineRow, PageRow
-from indexer.repository import Repository
+from indexer.repository import Repository, VerifiedLine
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class VerifiedLine:
-    """A stored line whose text a person verified, with the page image it is cut from.
-
-    Attributes:
-        source_path: The page's file, as it was indexed or imported.
-        frame: The page's frame in that file.
-        sha256: The file's content hash when it was stored; None when it cannot be checked
-            (a page imported while its image was missing is keyed by a placeholder).
-        line: The line: stored geometry and zone, `Line.text` the verified text.
-        corrected: True for a corrected line, False for an imported one never corrected.
-    """
-
-    source_path: str
-    frame: int
-    sha256: str | None
-    line: Line
-    corrected: bool
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -119,7 +94,9 @@ def read_verified_lines(
     where = f"database {repository.database.url}" + (
         f", collection {collection}" if collection is not None else ", every collection"
     )
-    found = verified_lines(repository, collection)
+    found = repository.verified_lines(
+        collection, import_model=IMPORT_MODEL, import_step=IMPORT_STEP
+    )
     if not found:
         raise TrainingError(
             f"no verified lines in {where}: correct lines in the workbench (legajo ui) or "
@@ -148,66 +125,6 @@ def read_verified_lines(
     return LineSet(tuple(samples), description)
 
 
-def verified_lines(repository: Repository, collection: str | None = None) -> list[VerifiedLine]:
-    """The verified lines of the database (see the module docstring), without their images.
-
-    Args:
-        repository: The database.
-        collection: Only this collection; None for every collection.
-
-    Returns:
-        The lines in collection, file, frame and reading order.
-
-    Raises:
-        UnknownCollectionError: If `collection` does not exist.
-        DatabaseAccessError: If the database cannot be read.
-    """
-    if collection is not None:
-        repository.collection_id(collection)
-    latest = (
-        select(CorrectionRow.new_text)
-        .where(CorrectionRow.line_id == LineRow.id)
-        .order_by(CorrectionRow.version.desc(), CorrectionRow.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    is_import_model = and_(
-        PageRow.model_id == IMPORT_MODEL.model_id,
-        PageRow.model_revision == IMPORT_MODEL.revision,
-    )
-    query = (
-        select(LineRow, PageRow.source_path, PageRow.frame, PageRow.sha256, PageRow.steps, latest)
-        .join(PageRow, PageRow.id == LineRow.page_id)
-        .join(CollectionRow, CollectionRow.id == PageRow.collection_id)
-        .where(PageRow.status == PAGE_INDEXED)
-        .where(or_(exists().where(CorrectionRow.line_id == LineRow.id), is_import_model))
-        .order_by(
-            CollectionRow.name, PageRow.source_path, PageRow.frame, PageRow.id, LineRow.position
-        )
-    )
-    if collection is not None:
-        query = query.where(CollectionRow.name == collection)
-    found: list[VerifiedLine] = []
-    with repository.database.read() as session:
-        for row, source_path, frame, sha256, steps, correction in session.execute(query):
-            import_steps = [s for s in steps or () if s.get("kind") == IMPORT_STEP]
-            if correction is None and not import_steps:
-                continue  # a model called "import", not an imported page
-            image_missing = any(
-                (s.get("settings") or {}).get("image") == "missing" for s in import_steps
-            )
-            found.append(
-                VerifiedLine(
-                    source_path=source_path,
-                    frame=frame,
-                    sha256=None if image_missing else sha256,
-                    line=_line(row, row.text if correction is None else correction),
-                    corrected=correction is not None,
-                )
-            )
-    return found
-
-
 @dataclass(frozen=True, slots=True)
 class _CutFile:
     corrected: list[LineSample]
@@ -225,7 +142,7 @@ def _cut_file(path: str, lines: Sequence[VerifiedLine], height: int, max_width: 
     source = str(Path(path).resolve().parent)
     done: set[int] = set()
     try:
-        _check_unchanged(path, {v.sha256 for v in lines if v.sha256 is not None})
+        _check_unchanged(path, {h for v in lines if (h := _checkable_sha256(v)) is not None})
         for page in _frames(path, set(by_frame)):
             done.add(page.frame)
             for is_corrected, target in ((True, corrected), (False, imported)):
@@ -283,11 +200,14 @@ def _by_file(lines: Sequence[VerifiedLine]) -> Iterator[tuple[str, list[Verified
         yield path, list(group)
 
 
-def _line(row: LineRow, text: str) -> Line:
-    return Line(
-        id=row.line_key,
-        bbox=(row.x0, row.y0, row.x1, row.y1),
-        polygon=tuple((int(p[0]), int(p[1])) for p in row.polygon),
-        text=text,
-        zone=row.zone,
+def _checkable_sha256(verified: VerifiedLine) -> str | None:
+    """The content hash to check a line's file against; None when it cannot be checked.
+
+    A page imported while its image was missing is keyed by a placeholder hash, not the
+    image's (its import step says ``image: missing``).
+    """
+    image_missing = any(
+        step.kind == IMPORT_STEP and step.settings.get("image") == "missing"
+        for step in verified.steps
     )
+    return None if image_missing else verified.sha256

@@ -68,17 +68,23 @@ def sidebar(config: UiSettings) -> Translator:
 
 
 def show_flash() -> None:
-    """Shows, once, the message left by a callback or before a rerun (`set_flash`)."""
+    """Shows, once, the message left by a callback or before a rerun (`set_flash`).
+
+    Its slot is drawn on every run, empty (and invisible) without a message, so that the
+    page's elements keep their places whether a message shows or not: a widget that moved
+    would be drawn anew and lose the keyboard focus (the review's text box after Enter).
+    """
+    slot = st.empty()
     flash = st.session_state.pop(state.FLASH, None)
     if flash is None:
         return
     kind, message = flash
     if kind == "error":
-        st.error(message, icon=":material/error:")
+        slot.error(message, icon=":material/error:")
     elif kind == "info":
-        st.info(message, icon=":material/info:")
+        slot.info(message, icon=":material/info:")
     else:
-        st.success(message, icon=":material/check_circle:")
+        slot.success(message, icon=":material/check_circle:")
 
 
 def set_flash(message: str, kind: str = "success") -> None:

@@ -4,6 +4,12 @@ The server is started exactly as a user starts it, through the `legajo ui` comma
 process, on 127.0.0.1 and a free port). The browser is Debian's Chromium driven by
 Playwright. Without Chromium or Playwright these tests skip, except in CI (``CI`` set), where
 they fail: they must run there.
+
+Waits are generous, for busy two-core machines (CI, or a laptop training a model), and end
+as soon as what they wait for shows, so they cost nothing when all goes well: the server's
+start-up `START_TIMEOUT_S`, a server's first page `FIRST_LOAD_TIMEOUT_MS`, every other wait
+(actions, Playwright's ``expect``, a search) `STEP_TIMEOUT_MS`. A failing test's report ends
+with the tail of the server's log (its stdout and stderr).
 """
 
 from __future__ import annotations
@@ -30,7 +36,14 @@ from tests.ui.archive import Archive, build_archive
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 120.0
+"""Seconds for `legajo ui` to answer its health check (imports, database, model)."""
+FIRST_LOAD_TIMEOUT_MS = 60_000
+"""A server's first page: the app's first run imports the pages and opens the database."""
+STEP_TIMEOUT_MS = 30_000
+"""Every other wait: an action, an ``expect``, a rerun after Enter, a search."""
+LOG_TAIL_LINES = 60
+"""Lines of the server's log shown when a test fails."""
 _STANDALONE_UI = (
     "import sys; from htr.cli import build_parser, run_command_line; "
     "from indexer.ui_command import add_ui_command; "
@@ -54,6 +67,16 @@ def chromium() -> Path:
     except ImportError:
         _unavailable("playwright is not installed (pip install playwright)")
     return CHROMIUM
+
+
+def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The last lines of a server's log (stdout and stderr), for failure reports."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        return f"(no log at {log}: {error})"
+    tail = text.splitlines()[-lines:]
+    return "\n".join(tail) if tail else "(the log is empty)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,18 +110,39 @@ def free_port() -> int:
 
 
 def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
+    """Polls the server's health check until it answers; fails with its log if it does not."""
+    started = time.monotonic()
+    while time.monotonic() - started < START_TIMEOUT_S:
         if process.poll() is not None:
-            raise AssertionError(f"legajo ui exited with {process.returncode}:\n{log.read_text()}")
+            raise AssertionError(
+                f"legajo ui exited with {process.returncode} while starting; its log ends:\n"
+                f"{log_tail(log)}"
+            )
         with (
             contextlib.suppress(OSError),
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer,
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as answer,
         ):
             if answer.status == 200:
                 return
         time.sleep(0.25)
-    raise AssertionError(f"legajo ui did not answer within {START_TIMEOUT_S} s:\n{log.read_text()}")
+    raise AssertionError(
+        f"legajo ui did not answer {url}/_stcore/health within {START_TIMEOUT_S:.0f} s; "
+        f"its log ends:\n{log_tail(log)}"
+    )
+
+
+_running_logs: list[Path] = []
+"""The logs of the servers running now, for `pytest_runtest_makereport`."""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Adds the tail of each running server's log to the report of a failed test."""
+    report = yield
+    if report.failed:
+        for log in _running_logs:
+            report.sections.append((f"legajo ui log ({log.name}, last lines)", log_tail(log)))
+    return report
 
 
 @contextlib.contextmanager
@@ -126,8 +170,11 @@ def serve(archive: Archive, log: Path, *extra: str) -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(url, process, log)
+        _running_logs.append(log)
         yield Server(url, archive, process, log)
     finally:
+        with contextlib.suppress(ValueError):
+            _running_logs.remove(log)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -155,7 +202,12 @@ def browser(chromium: Path) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(chromium), headless=True)
+        from playwright.sync_api import expect
+
+        expect.set_options(timeout=STEP_TIMEOUT_MS)  # Playwright's default is 5 s
+        launched = playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, timeout=FIRST_LOAD_TIMEOUT_MS
+        )
         yield launched
         launched.close()
 
@@ -164,7 +216,8 @@ def browser(chromium: Path) -> Iterator[Any]:
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-GB")
     tab = context.new_page()
-    tab.set_default_timeout(30_000)
+    tab.set_default_timeout(STEP_TIMEOUT_MS)
+    tab.set_default_navigation_timeout(FIRST_LOAD_TIMEOUT_MS)
     yield tab
     context.close()
 

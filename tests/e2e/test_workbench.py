@@ -1,7 +1,8 @@
 """The workbench in a real headless Chromium, served by `legajo ui` on an indexed archive.
 
 Search a word, open its page, correct a word, search the corrected word and see the hit; HTML
-in a transcript shows as text; a read-only server offers no editing. Every step leaves a
+in a transcript shows as text; the review goes on by keyboard (after Enter the next line's
+box has the focus); a read-only server offers no editing. Every step leaves a
 screenshot in tests/e2e/screenshots/, and the first-load and search times go to timings.json
 there.
 """
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import MEMORISED_TEXTS
-from tests.e2e.conftest import Server, serve
+from tests.e2e.conftest import FIRST_LOAD_TIMEOUT_MS, Server, serve
 from tests.ui.archive import COLLECTION, Archive
 
 pytestmark = pytest.mark.slow
@@ -57,7 +58,9 @@ def test_search_open_correct_and_find_the_correction(
 
     started = time.perf_counter()
     page.goto(server.url)
-    expect(page.get_by_role("heading", name="Search the archive")).to_be_visible()
+    expect(page.get_by_role("heading", name="Search the archive")).to_be_visible(
+        timeout=FIRST_LOAD_TIMEOUT_MS
+    )
     expect(page.get_by_role("textbox", name="Words to find")).to_be_editable()
     first_load_s = time.perf_counter() - started
     shoot(page, screenshots, "01-start.png")
@@ -136,7 +139,7 @@ def test_html_in_a_transcript_shows_as_text(server: Server, page: Any, screensho
 
     page.on("dialog", refuse)
     page.goto(f"{server.url}/page?page_id={target.page_id}&line_id={target.id}")
-    expect(page.get_by_text(HOSTILE, exact=True).first).to_be_visible()
+    expect(page.get_by_text(HOSTILE, exact=True).first).to_be_visible(timeout=FIRST_LOAD_TIMEOUT_MS)
     markdown = page.locator('[data-testid="stMarkdownContainer"]')
     expect(markdown.locator("b")).to_have_count(0)
     expect(markdown.locator("img")).to_have_count(0)
@@ -149,7 +152,9 @@ def test_review_by_keyboard_and_collections(server: Server, page: Any, screensho
     from playwright.sync_api import expect
 
     page.goto(f"{server.url}/review")
-    expect(page.get_by_role("heading", name="Review doubtful lines")).to_be_visible()
+    expect(page.get_by_role("heading", name="Review doubtful lines")).to_be_visible(
+        timeout=FIRST_LOAD_TIMEOUT_MS
+    )
     editor = page.get_by_role("textbox", name="Your name")  # a confirmation records who
     editor.fill("Bea")
     editor.press("Enter")
@@ -173,7 +178,8 @@ def test_review_by_keyboard_and_collections(server: Server, page: Any, screensho
     settle(page)
     focused = page.evaluate("document.activeElement?.getAttribute('aria-label') ?? ''")
     (screenshots / "review-focus.txt").write_text(f"focus after Enter: {focused!r}\n")
-    box.press("Alt+PageDown")  # skip, typing or not
+    expect(box).to_be_focused()  # the next line's text box: the review goes on by keyboard
+    page.keyboard.press("Alt+PageDown")  # skip, typing or not (the focus is still in the box)
     expect(page.get_by_text("Line 3 of")).to_be_visible()
 
     page.get_by_role("link", name="Collections").click()
@@ -191,7 +197,7 @@ def test_read_only_server_offers_no_editing(
 
     with serve(archive, tmp_path / "read-only.log", "--read-only", "--language", "es") as server:
         page.goto(f"{server.url}/page")
-        expect(page.get_by_text("Solo lectura")).to_be_visible()
+        expect(page.get_by_text("Solo lectura")).to_be_visible(timeout=FIRST_LOAD_TIMEOUT_MS)
         expect(page.get_by_role("heading", name="folio_1.png")).to_be_visible()
         expect(page.get_by_role("link", name="Corregir")).to_have_count(0)
         expect(page.get_by_role("button", name="Corregir esta línea")).to_have_count(0)

@@ -15,7 +15,8 @@ from indexer.errors import (
     StaleLineError,
     UnknownCollectionError,
 )
-from indexer.repository import ModelKey, Repository, SourceFile, StoreOutcome
+from indexer.importer import IMPORT_MODEL, IMPORT_STEP
+from indexer.repository import ModelKey, Repository, SourceFile, StoreOutcome, VerifiedLine
 from indexer.settings import resolve_storage, sqlite_url
 
 STEP = ProcessingStep(
@@ -302,3 +303,47 @@ def test_review_queue_orders_by_the_weakest_word_in_sql(repository: Repository) 
     assert everything[-1].line_id == ids["r1"] and everything[-1].weakest == 1.0
     with pytest.raises(UnknownCollectionError):
         repository.review_queue("nowhere", limit=10)
+
+
+IMPORTED_STEP = ProcessingStep(IMPORT_STEP, "legajo 0.1.0", settings={"image": "found"})
+
+
+def verified_lines(repository: Repository, collection: str | None) -> list[VerifiedLine]:
+    return repository.verified_lines(collection, import_model=IMPORT_MODEL, import_step=IMPORT_STEP)
+
+
+def test_verified_lines_are_corrected_confirmed_and_imported_ones(
+    repository: Repository, stored: int
+) -> None:
+    assert verified_lines(repository, None) == []  # machine readings only
+    first, second, _ = repository.lines(stored)
+    repository.correct_line(first.id, "de dio", "ana", 1)
+    repository.correct_line(first.id, "de dios y", "bob", 2)  # the latest correction wins
+    repository.confirm_line(second.id, "ana", 1)  # old == new text: verified as it is
+    imported = repository.ensure_collection("imports")
+    imported_page = Page(SOURCE.path, 0, 300, 200, (make_line(0, "carta"),), (IMPORTED_STEP,))
+    repository.store_page(imported, None, SOURCE, imported_page, IMPORT_MODEL)
+    # Stored under the import key but without an import step: a model named "import".
+    no_step = Page(SOURCE.path, 1, 300, 200, (make_line(0, "leido"),), (STEP,))
+    repository.store_page(imported, None, SOURCE, no_step, IMPORT_MODEL)
+
+    found = verified_lines(repository, None)
+
+    assert [(v.line.text, v.corrected) for v in found] == [
+        ("de dios y", True),
+        ("en el nonbre", True),
+        ("carta", False),
+    ]
+    line = found[0]
+    assert (line.source_path, line.frame, line.sha256) == (SOURCE.path, 0, SOURCE.sha256)
+    assert (line.line.id, line.line.bbox, line.line.polygon) == (
+        "l0",
+        first.line.bbox,
+        first.line.polygon,
+    )
+    assert line.steps == PAGE.steps
+    assert found[2].steps == (IMPORTED_STEP,)
+    assert [v.line.text for v in verified_lines(repository, "imports")] == ["carta"]
+    assert verified_lines(repository, "c") == found[:2]
+    with pytest.raises(UnknownCollectionError):
+        verified_lines(repository, "nowhere")

@@ -2,7 +2,8 @@
 
 Keyboard: type in the box and press Enter to save (or confirm) and go to the next line;
 Alt+Page Down skips a line and Alt+Page Up goes back, also while typing in the box. The box
-keeps one widget key for the whole review, so the focus stays in it from line to line.
+keeps one widget key and its place for the whole review (the saved message above it has a
+slot of its own, `ui.components.show_flash`), so the focus stays in it from line to line.
 """
 
 from __future__ import annotations
