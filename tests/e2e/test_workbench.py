@@ -79,6 +79,12 @@ def test_search_open_correct_and_find_the_correction(
     expect(page.get_by_role("heading", name=re.compile(r"^folio_\d\.png"))).to_be_visible()
     expect(page.get_by_text("Alternative readings")).to_be_visible()
     assert "page_id=" in page.url and "line_id=" in page.url
+    # the page image with its outlines, and the two tables (words, readings) drawn
+    expect(page.locator('[data-testid="stImage"] img')).to_have_count(2)
+    tables = page.locator('[data-testid="stDataFrame"]')
+    expect(tables).to_have_count(2)
+    for index in range(2):
+        expect(tables.nth(index).locator("canvas").first).to_be_visible()
     shoot(page, screenshots, "03-page.png")
 
     page.get_by_role("button", name="Correct this line").click()
