@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerFast, TrOCRProcessor, VisionEncoderDecoderModel
+    from transformers import (
+        PreTrainedTokenizerFast,
+        TrOCRConfig,
+        TrOCRProcessor,
+        VisionEncoderDecoderModel,
+    )
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +104,41 @@ def build_char_tokenizer(alphabet: Iterable[str]) -> PreTrainedTokenizerFast:
     )
 
 
+def char_decoder_config(
+    tokenizer: PreTrainedTokenizerFast,
+    *,
+    hidden_size: int,
+    layers: int,
+    heads: int,
+    max_length: int,
+) -> TrOCRConfig:
+    """The TrOCR decoder configuration of a new model reading `tokenizer`'s characters.
+
+    Args:
+        tokenizer: The character tokenizer (`build_char_tokenizer`).
+        hidden_size: Width of the decoder (its feed-forward layers are 4 times as wide).
+        layers: Decoder layers.
+        heads: Attention heads.
+        max_length: Longest reading in tokens, start and end included.
+    """
+    from transformers import TrOCRConfig
+
+    return TrOCRConfig(
+        vocab_size=len(tokenizer),
+        d_model=hidden_size,
+        decoder_layers=layers,
+        decoder_attention_heads=heads,
+        decoder_ffn_dim=4 * hidden_size,
+        max_position_embeddings=max_length + 2,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.bos_token_id,
+        use_learned_position_embeddings=True,
+        layernorm_embedding=True,
+    )
+
+
 def new_trocr_model(
     tokenizer: PreTrainedTokenizerFast, shape: ModelShape | None = None, seed: int = 0
 ) -> tuple[VisionEncoderDecoderModel, TrOCRProcessor]:
@@ -114,7 +154,6 @@ def new_trocr_model(
     """
     import torch
     from transformers import (
-        TrOCRConfig,
         TrOCRProcessor,
         VisionEncoderDecoderConfig,
         VisionEncoderDecoderModel,
@@ -132,19 +171,12 @@ def new_trocr_model(
         num_attention_heads=shape.heads,
         intermediate_size=4 * shape.hidden_size,
     )
-    decoder = TrOCRConfig(
-        vocab_size=len(tokenizer),
-        d_model=shape.hidden_size,
-        decoder_layers=shape.decoder_layers,
-        decoder_attention_heads=shape.heads,
-        decoder_ffn_dim=4 * shape.hidden_size,
-        max_position_embeddings=shape.max_length + 2,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.bos_token_id,
-        use_learned_position_embeddings=True,
-        layernorm_embedding=True,
+    decoder = char_decoder_config(
+        tokenizer,
+        hidden_size=shape.hidden_size,
+        layers=shape.decoder_layers,
+        heads=shape.heads,
+        max_length=shape.max_length,
     )
     config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
     config.decoder_start_token_id = tokenizer.bos_token_id

@@ -410,7 +410,6 @@ def new_line_model(
     """
     import torch
     from transformers import (
-        TrOCRConfig,
         TrOCRProcessor,
         VisionEncoderDecoderConfig,
         VisionEncoderDecoderModel,
@@ -418,7 +417,7 @@ def new_line_model(
 
     from htr.line_model import DEFAULT_STEM, LineEncoderConfig
     from htr.line_processor import LineImageProcessor
-    from htr.model_factory import alphabet_of, build_char_tokenizer
+    from htr.model_factory import alphabet_of, build_char_tokenizer, char_decoder_config
 
     shape = shape or LineModelShape()
     tokenizer = build_char_tokenizer(alphabet_of([*texts, " "]))
@@ -442,20 +441,12 @@ def new_line_model(
         ctc_vocab_size=len(tokenizer),
         ctc_blank_id=tokenizer.pad_token_id,
     )
-    decoder = TrOCRConfig(
-        vocab_size=len(tokenizer),
-        d_model=shape.hidden_size,
-        decoder_layers=shape.decoder_layers,
-        decoder_attention_heads=shape.heads,
-        decoder_ffn_dim=4 * shape.hidden_size,
-        max_position_embeddings=shape.max_length + 2,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        decoder_start_token_id=tokenizer.bos_token_id,
-        use_learned_position_embeddings=True,
-        layernorm_embedding=True,
-        dropout=0.1,
+    decoder = char_decoder_config(
+        tokenizer,
+        hidden_size=shape.hidden_size,
+        layers=shape.decoder_layers,
+        heads=shape.heads,
+        max_length=shape.max_length,
     )
     config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
     config.decoder_start_token_id = tokenizer.bos_token_id
