@@ -3,6 +3,8 @@
     .venv/bin/python bench/search_latency.py                    # 1,000,000 lines
     .venv/bin/python bench/search_latency.py --lines 20000      # a quick run
     .venv/bin/python bench/search_latency.py --semantic-lines 0 # no semantic index
+    .venv/bin/python bench/search_latency.py --workdir W        # keep the collection in W
+    .venv/bin/python bench/search_latency.py --workdir W --reuse  # measure it again
 
 **Collection.** `TextGenerator` writes early-modern-Spanish-like lines (period function words
 and a 20,000-word Zipf-distributed lexicon of generated words, with period spelling
@@ -12,10 +14,19 @@ four readings changes one word of it. No HTR runs: pages of 30 lines are written
 into a fresh legajo database (SQLite, through bulk inserts into the ORM's tables), with the
 probabilistic word index computed by `indexer.word_index.line_forms`, as ingest does.
 
+**Semantic index.** It covers the passages (lines and 3-line windows, `indexer.passages`)
+of the first ``--semantic-lines`` lines (default: all). all-MiniLM-L6-v2 embeds about 250
+lines and 90 windows a second on 2 CPU cores, so a million lines take about 3 hours: only
+the passages of the first ``--embedded-lines`` lines (default 50,000) are embedded by the
+model. Every other passage gets a stand-in vector: the vector of a randomly chosen embedded
+passage of the same kind (line or window), moved by Gaussian noise to a cosine of about
+`STAND_IN_COSINE` from it and scaled back to unit length. The index thus has the real size
+and a clustering like real embeddings (which decides how evenly IVF lists fill, hence the
+query cost); the query embedding, the FAISS search and the loading of the hits are all
+real. ``--embedded-lines`` equal to ``--semantic-lines`` embeds everything.
+
 **Measured.** Build time and file size of each index: legajo's lexical index, FTS5 trigram
-over the best reading of every line (rowid = line id, the baseline), and the semantic index
-over the first ``--semantic-lines`` lines (embedding a million lines on a CPU takes hours;
-its latency hardly depends on the collection's size, since a query embedding dominates).
+over the best reading of every line (rowid = line id, the baseline), and the semantic index.
 Then p50/p95 latency of `SearchService.search` (limit 20) per mode, of the lexical index
 alone, and of two FTS5 baselines on the same query words: the word as a substring (FTS5
 ``MATCH '"word"'``), and the usual trigram fuzzy search (any trigram of the word, ranked
@@ -24,12 +35,17 @@ the lexicon among words of four letters or more ("typical": most are rare, as na
 places are) and from the 50 most frequent words ("frequent"). The lexical index's recall
 of near misses is measured on the same words, each misread once.
 
+With ``--workdir`` the collection is kept (with ``collection.json``: its size, write time
+and the counts of the true words, from which the query words are drawn); ``--reuse`` measures
+a kept collection again instead of writing a new one (the index files are rebuilt).
+
 The service part runs when `indexer.search` is importable; otherwise the table says so.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import random
 import shutil
@@ -42,6 +58,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -250,6 +267,9 @@ LINES_PER_PAGE = 30
 LIMIT = 20
 INSERT_BATCH = 5_000
 MODES = ("exact", "prob", "fuzzy", "auto", "semantic")
+STAND_IN_COSINE = 0.85
+"""About how close a stand-in vector lies to the embedded vector it is drawn from."""
+COLLECTION_FILE = "collection.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +413,58 @@ def write_collection(home: Path, lines: int, generator: TextGenerator) -> Collec
     )
 
 
+def save_collection(collection: Collection) -> None:
+    """Writes the collection's figures next to its database, for `load_collection`."""
+    data = {
+        "lines": collection.lines,
+        "pages": collection.pages,
+        "forms": collection.forms,
+        "seconds": collection.seconds,
+        "truth_counts": dict(collection.truth_counts),
+    }
+    (collection.home / COLLECTION_FILE).write_text(json.dumps(data), encoding="utf-8")
+
+
+def load_collection(home: Path, seed: int) -> Collection:
+    """A collection written earlier into `home`.
+
+    Without its ``collection.json`` (written by older versions of this script), the counts
+    come from the database and the true words are generated again from `seed`.
+    """
+    database = home / "legajo.db"
+    if not database.is_file():
+        raise SystemExit(f"--reuse: there is no {database}")
+    saved = home / COLLECTION_FILE
+    if saved.is_file():
+        data = json.loads(saved.read_text(encoding="utf-8"))
+        return Collection(
+            home=home,
+            lines=int(data["lines"]),
+            pages=int(data["pages"]),
+            forms=int(data["forms"]),
+            seconds=float(data["seconds"]),
+            database_bytes=database.stat().st_size,
+            truth_counts=Counter(data["truth_counts"]),
+        )
+    connection = sqlite3.connect(database)
+    try:
+        lines, pages, forms = (
+            connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("lines", "pages", "word_forms")
+        )
+    finally:
+        connection.close()
+    print(f"generating the true text of {lines:,} lines again", file=sys.stderr)
+    truth_counts: Counter[str] = Counter()
+    for line in TextGenerator(seed).lines(lines):
+        truth_counts.update(line.truth.split())
+    collection = Collection(
+        home, lines, pages, forms, float("nan"), database.stat().st_size, truth_counts
+    )
+    save_collection(collection)
+    return collection
+
+
 def _page_row(page_id: int, status: str) -> dict[str, object]:
     return {
         "id": page_id,
@@ -433,6 +505,7 @@ def _line_row(line_id: int, page_id: int, position: int, text: str, top: int) ->
 def build_fts(home: Path) -> tuple[Path, float]:
     """The baseline: an FTS5 trigram index of every line's best reading, in its own file."""
     path = home / "fts5_trigram.db"
+    path.unlink(missing_ok=True)
     started = time.perf_counter()
     source = sqlite3.connect(home / "legajo.db")
     target = sqlite3.connect(path)
@@ -499,21 +572,38 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--semantic-lines",
         type=int,
-        default=20_000,
-        help="lines the semantic index covers (default 20,000; 0: no semantic index)",
+        help="lines the semantic index covers (default: all; 0: no semantic index)",
+    )
+    parser.add_argument(
+        "--embedded-lines",
+        type=int,
+        default=50_000,
+        help="of those, lines whose passages the model embeds; the others get stand-in "
+        "vectors (default 50,000)",
     )
     parser.add_argument("--workdir", type=Path, help="keep the collection here (default: temp)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the collection kept in --workdir again"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.reuse and args.workdir is None:
+        parser.error("--reuse needs --workdir")
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="legajo-latency-"))
     home = workdir / "home"
-    if (home / "legajo.db").exists():
-        raise SystemExit(f"{home / 'legajo.db'} exists: give an empty --workdir")
-    home.mkdir(parents=True)
-    generator = TextGenerator(args.seed)
-    print(f"writing {args.lines:,} lines to {home}", file=sys.stderr)
-    collection = write_collection(home, args.lines, generator)
+    if args.reuse:
+        collection = load_collection(home, args.seed)
+    else:
+        if (home / "legajo.db").exists():
+            raise SystemExit(f"{home / 'legajo.db'} exists: give an empty --workdir, or --reuse")
+        home.mkdir(parents=True)
+        print(f"writing {args.lines:,} lines to {home}", file=sys.stderr)
+        collection = write_collection(home, args.lines, TextGenerator(args.seed))
+        save_collection(collection)
+    if args.semantic_lines is None:
+        args.semantic_lines = collection.lines
+    args.embedded_lines = min(args.embedded_lines, args.semantic_lines)
     queries = query_sets(collection.truth_counts, args.queries, args.seed + 1)
     builds: list[tuple[str, float, int, str]] = []
     latencies: list[Latency] = []
@@ -533,7 +623,7 @@ def _run(
     latencies: list[Latency],
 ) -> None:
     from indexer.db import open_database
-    from indexer.index_files import LEXICAL, database_state, load_lexical, rebuild, save_index
+    from indexer.index_files import LEXICAL, load_lexical, rebuild
     from indexer.repository import Repository
     from indexer.settings import sqlite_url
 
@@ -558,26 +648,7 @@ def _run(
     )
 
     if args.semantic_lines > 0:
-        from indexer.passages import collection_passages
-        from indexer.semantic import SemanticIndex
-
-        covered = min(args.semantic_lines, collection.lines)
-        print(f"embedding the first {covered:,} lines", file=sys.stderr)
-        state = database_state(repository)
-        started = time.perf_counter()
-        semantic = SemanticIndex()
-        rows = (row for row in repository.line_texts() if row[0] <= covered)
-        semantic.build(collection_passages(rows))
-        seconds = time.perf_counter() - started
-        manifest = save_index(repository, home, semantic, state=state, build_seconds=seconds)
-        builds.append(
-            (
-                f"semantic ({semantic.kind})",
-                seconds,
-                manifest.size_bytes,
-                f"{len(semantic):,} passages of {covered:,} lines",
-            )
-        )
+        builds.extend(build_semantic(repository, home, args.semantic_lines, args.embedded_lines))
 
     fts = sqlite3.connect(home / "fts5_trigram.db")
     misread = random.Random(args.seed + 2)
@@ -619,6 +690,93 @@ def _run(
     _time_service(args, repository, home, queries, latencies)
     fts.close()
     repository.database.close()
+
+
+def build_semantic(
+    repository: object, home: Path, covered: int, embedded: int
+) -> list[tuple[str, float, int, str]]:
+    """Builds and saves the semantic index over the first `covered` lines (module docstring).
+
+    Returns:
+        Rows of the build table: embedding, index building, and the whole index.
+    """
+    import numpy as np
+
+    from indexer.index_files import database_state, save_index
+    from indexer.passages import collection_passages, first_line_of, is_window
+    from indexer.repository import Repository
+    from indexer.semantic import SemanticIndex
+
+    assert isinstance(repository, Repository)
+    state = database_state(repository)
+    rows = (row for row in repository.line_texts() if row[0] <= covered)
+    passages = [(pid, text) for pid, text in collection_passages(rows) if text.strip()]
+    real = [(pid, text) for pid, text in passages if first_line_of(pid) <= embedded]
+    stand_ins = [pid for pid, _ in passages if first_line_of(pid) > embedded]
+    print(
+        f"embedding the {len(real):,} passages of the first {embedded:,} lines; "
+        f"{len(stand_ins):,} stand-in vectors",
+        file=sys.stderr,
+    )
+    semantic = SemanticIndex()
+    semantic.embed(["warm-up"])
+    started = time.perf_counter()
+    parts = []
+    for start in range(0, len(real), 4096):
+        parts.append(semantic.embed([text for _, text in real[start : start + 4096]]))
+        done = min(len(real), start + 4096)
+        print(f"\r  embedded {done:,} of {len(real):,}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    vectors = np.concatenate(parts)
+    embed_seconds = time.perf_counter() - started
+    kinds = np.array([is_window(pid) for pid, _ in real])
+    ids = np.array([pid for pid, _ in real] + stand_ins, dtype=np.int64)
+    chunks = [vectors]
+    rng = np.random.default_rng(0)
+    for start in range(0, len(stand_ins), 100_000):
+        part = np.array(stand_ins[start : start + 100_000], dtype=np.int64)
+        chunks.append(_stand_in_vectors(vectors, kinds, part < 0, rng))
+    started = time.perf_counter()
+    semantic.build_from_vectors(ids, chunks)
+    index_seconds = time.perf_counter() - started
+    manifest = save_index(repository, home, semantic, state=state, build_seconds=index_seconds)
+    rate = len(real) / max(embed_seconds, 1e-9)
+    return [
+        (
+            "semantic: embedding (model, CPU)",
+            embed_seconds,
+            0,
+            f"{len(real):,} passages, {rate:.0f}/s; all {len(passages):,} would take "
+            f"{len(passages) / rate / 3600:.1f} h",
+        ),
+        (
+            f"semantic ({semantic.kind}): training + adding",
+            index_seconds,
+            manifest.size_bytes,
+            f"{len(semantic):,} passages of {covered:,} lines ({len(stand_ins):,} stand-ins)",
+        ),
+    ]
+
+
+def _stand_in_vectors(
+    vectors: Any, kinds: Any, windows: Any, rng: Any, cosine: float = STAND_IN_COSINE
+) -> Any:
+    """Unit vectors about `cosine` from embedded vectors of the same kind (line or window)."""
+    import numpy as np
+
+    pools = {kind: np.flatnonzero(kinds == kind) for kind in (False, True)}
+    pools = {kind: pool if len(pool) else np.arange(len(vectors)) for kind, pool in pools.items()}
+    chosen = np.empty(len(windows), dtype=np.int64)
+    for kind, pool in pools.items():
+        mask = windows == kind
+        chosen[mask] = rng.choice(pool, int(mask.sum()))
+    dimension = vectors.shape[1]
+    # For a unit vector v and noise of per-axis deviation s, cos(v, v + noise) is about
+    # 1 / sqrt(1 + d s^2).
+    deviation = math.sqrt((1 / cosine**2 - 1) / dimension)
+    moved = vectors[chosen] + rng.normal(0.0, deviation, (len(chosen), dimension))
+    moved /= np.linalg.norm(moved, axis=1, keepdims=True)
+    return np.ascontiguousarray(moved, dtype=np.float32)
 
 
 def _lexical_recall(
@@ -688,10 +846,15 @@ def _print_report(
     builds: list[tuple[str, float, int, str]],
     latencies: list[Latency],
 ) -> None:
+    written = (
+        "kept from an earlier run"
+        if math.isnan(collection.seconds)
+        else f"written in {collection.seconds:.0f} s"
+    )
     print(
         f"\ncollection: {collection.lines:,} lines on {collection.pages:,} pages, 5 readings "
         f"per line, {collection.forms:,} distinct word forms; database "
-        f"{collection.database_bytes / 1e6:,.0f} MB written in {collection.seconds:.0f} s"
+        f"{collection.database_bytes / 1e6:,.0f} MB {written}"
     )
     print(f"\n{'index':<38} {'build s':>9} {'size MB':>9}  contents")
     for name, seconds, size, contents in builds:
@@ -717,7 +880,8 @@ def _print_report(
             f"{baseline[set_name].p95 * 1000:.1f} ms: {'faster' if faster else 'SLOWER'}"
         )
     print(
-        f"(--lines {args.lines}, --queries {args.queries}, --semantic-lines {args.semantic_lines})"
+        f"(--lines {args.lines}, --queries {args.queries}, --semantic-lines {args.semantic_lines}, "
+        f"--embedded-lines {args.embedded_lines}{', --reuse' if args.reuse else ''})"
     )
 
 

@@ -631,13 +631,26 @@ def _check_one(folder: Path, kind: str, state: DatabaseState) -> IndexStatus:
     return status(None, _summary(manifest), manifest)
 
 
+CONTENT_REVISIONS = ("0001", "0002")
+"""Schema revisions that changed what index files are built from; later ones (0003: database
+indexes only) leave index files valid."""
+
+
+def _content_revision(revision: str | None) -> str | None:
+    """The latest of `CONTENT_REVISIONS` at or before `revision` (revisions sort as text)."""
+    if revision is None:
+        return None
+    earlier = [r for r in CONTENT_REVISIONS if r <= revision]
+    return earlier[-1] if earlier else revision
+
+
 def _compare_with_database(manifest: Manifest, state: DatabaseState) -> tuple[Problem, str] | None:
     """What differs between an index's manifest and the database, if anything.
 
     The lexical index only depends on the word forms (they are never deleted, so ids above
     the manifest's mean new forms); the semantic index on the lines and their change feed.
     """
-    if manifest.schema_revision != state.schema_revision:
+    if _content_revision(manifest.schema_revision) != _content_revision(state.schema_revision):
         return Problem.FOREIGN, (
             f"built on schema revision {manifest.schema_revision}, the database is at "
             f"{state.schema_revision}"

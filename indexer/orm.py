@@ -271,10 +271,6 @@ class LineWordRow(Base):
     """
 
     __tablename__ = "line_words"
-    __table_args__ = (
-        Index("ix_line_words_form_probability", "form_id", "probability"),
-        Index("ix_line_words_form_text_confidence", "form_id", "text_confidence"),
-    )
 
     line_id: Mapped[int] = mapped_column(
         ForeignKey("lines.id", ondelete="CASCADE"), primary_key=True
@@ -282,6 +278,22 @@ class LineWordRow(Base):
     form_id: Mapped[int] = mapped_column(ForeignKey("word_forms.id"), primary_key=True)
     probability: Mapped[float] = mapped_column(Float)
     text_confidence: Mapped[float | None] = mapped_column(Float)
+
+
+# A form's lines in search order (value descending, then line id), so that reading its best
+# lines stops after a few rows even when thousands tie (migration 0003).
+Index(
+    "ix_line_words_form_probability",
+    LineWordRow.form_id,
+    LineWordRow.probability.desc(),
+    LineWordRow.line_id,
+)
+Index(
+    "ix_line_words_form_text_confidence",
+    LineWordRow.form_id,
+    LineWordRow.text_confidence.desc(),
+    LineWordRow.line_id,
+)
 
 
 class SearchChangeRow(Base):

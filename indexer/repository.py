@@ -15,10 +15,8 @@ transaction, the line's word probabilities (`indexer.word_index`) and one `searc
 row per line stored, corrected, confirmed or deleted: the change feed that keeps the FAISS
 indexes fresh. On PostgreSQL those writers take a transaction-level advisory lock first, so
 that change and word-form ids become visible in the order they were allocated and a reader
-that remembers the highest id it has seen misses nothing. `SearchReader` is the read side of
-search: every statement it runs is bounded by the search's deadline (a SQLite progress
-handler, a PostgreSQL ``statement_timeout``) and user text only ever reaches SQL as bound
-parameters.
+that remembers the highest id it has seen misses nothing. The read side of search is
+`indexer.search_reader.SearchReader`, opened by `Repository.search_reader`.
 """
 
 from __future__ import annotations
@@ -26,22 +24,21 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, literal, or_, select, text, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.expression import ColumnElement
 
-from htr.document import Alternative, Line, Page, ProcessingStep, Word
+from htr.document import Line, Page, ProcessingStep, Word
 from indexer.db import Database
 from indexer.errors import (
     LineNotFoundError,
-    SearchTimeoutError,
     StaleLineError,
     UnknownCollectionError,
 )
@@ -65,6 +62,8 @@ from indexer.orm import (
     WordRow,
     utc_now,
 )
+from indexer.row_mapping import StoredLine, chunks, geometry_line, line_of, stored_line, words_of
+from indexer.search_reader import SearchReader
 from indexer.word_index import FormStats, line_forms, variant_key
 
 logger = logging.getLogger(__name__)
@@ -73,12 +72,8 @@ DEFAULT_COLLECTION = "default"
 """The collection pages go to when none is named."""
 
 _SEARCH_WRITE_LOCK_KEY = 0x6C65_6773  # "legs": PostgreSQL advisory lock of search writers
-_IN_CHUNK = 500
-"""Values per ``IN (...)`` list (SQLite limits the number of bound parameters)."""
 _STREAM_BATCH = 5000
 """Rows per read transaction when streaming forms or line texts."""
-_PROGRESS_STEPS = 1000
-"""SQLite virtual-machine steps between two checks of a search's deadline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,26 +106,6 @@ class StoreOutcome(StrEnum):
     ALREADY_PRESENT = "already-present"
     KEPT_CORRECTED = "kept-corrected"
     """Not replaced: the stored page holds human corrections that re-indexing would lose."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredLine:
-    """A stored line with its database identity.
-
-    Attributes:
-        id: Database id of the line.
-        page_id: Database id of its page.
-        version: Optimistic-locking version, to pass back to `Repository.correct_line`.
-        machine_text: What the recognizer read (``line.text`` is the current text: the
-            latest correction, or the machine reading when there is none).
-        line: The line.
-    """
-
-    id: int
-    page_id: int
-    version: int
-    machine_text: str
-    line: Line
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,41 +219,6 @@ class RunRecord:
     status: str
     started_at: dt.datetime
     finished_at: dt.datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class LineWordMatch:
-    """A line that may hold a word form (a `line_words` row with its line's context).
-
-    Attributes:
-        line_id: The line.
-        form_id: The word form.
-        probability: P(form occurs in the line).
-        text_confidence: Confidence of the form in the current text, None when absent.
-        variants: Whether the line's collection folds spelling variants.
-    """
-
-    line_id: int
-    form_id: int
-    probability: float
-    text_confidence: float | None
-    variants: bool
-
-
-@dataclass(frozen=True, slots=True)
-class LocatedLine:
-    """A stored line with its page's file, frame and its place in reading order."""
-
-    stored: StoredLine
-    source_path: str
-    frame: int
-    position: int
-    collection_id: int
-
-    @property
-    def verified(self) -> bool:
-        """True when a person corrected or confirmed the line."""
-        return self.stored.version > 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -647,7 +587,7 @@ class Repository:
                 frame=row.frame,
                 width=row.width,
                 height=row.height,
-                lines=tuple(_line_of(line) for line in row.lines),
+                lines=tuple(line_of(line) for line in row.lines),
                 steps=tuple(ProcessingStep.from_dict(step) for step in row.steps),
             )
 
@@ -660,7 +600,7 @@ class Repository:
                 .order_by(LineRow.position)
                 .options(selectinload(LineRow.words), selectinload(LineRow.alternatives))
             )
-            return [_stored_line(row) for row in rows]
+            return [stored_line(row) for row in rows]
 
     # -- corrections ---------------------------------------------------------------------
 
@@ -725,7 +665,7 @@ class Repository:
                 raise StaleLineError(line_id, expected_version, row.version)
             old_text = row.text
             text_now = old_text if new_text is None else new_text
-            words = verified_words(text_now, _words_of(row), (row.x0, row.y0, row.x1, row.y1))
+            words = verified_words(text_now, words_of(row), (row.x0, row.y0, row.x1, row.y1))
             result = session.execute(
                 update(LineRow)
                 .where(LineRow.id == line_id, LineRow.version == expected_version)
@@ -754,7 +694,7 @@ class Repository:
             session.expire(row, ["words"])
             verified = line_forms(text_now, (), (), 1.0, verified=True)
             _write_search_index(session, [(line_id, verified)])
-            return _stored_line(row)
+            return stored_line(row)
 
     def corrections(self, line_id: int) -> list[Correction]:
         """The corrections of a line, oldest first."""
@@ -892,7 +832,7 @@ class Repository:
                         frame=int(frame),
                         sha256=str(sha256),
                         steps=steps_of_page,
-                        line=_geometry_line(row, row.text if correction is None else correction),
+                        line=geometry_line(row, row.text if correction is None else correction),
                         corrected=correction is not None,
                     )
                 )
@@ -960,7 +900,7 @@ class Repository:
             ]
             found: list[tuple[int, int, int, str]] = []
             with self._db.read() as session:
-                for chunk in _chunks(sorted(set(changed))):
+                for chunk in chunks(sorted(set(changed))):
                     found.extend(
                         (int(i), int(p), int(pos), str(t))
                         for i, p, pos, t in session.execute(
@@ -1119,338 +1059,8 @@ class Repository:
             }
 
 
-class SearchReader:
-    """The read side of one search, inside one read transaction (`Repository.search_reader`).
-
-    Every statement checks the deadline first and is interrupted when it runs past it:
-    SQLite calls a progress handler every few thousand virtual-machine steps, PostgreSQL gets
-    the time left as its ``statement_timeout``. Either way `SearchTimeoutError` is raised.
-    """
-
-    def __init__(self, session: Session, deadline: float) -> None:
-        self._session = session
-        self._deadline = deadline
-        self._dialect = session.get_bind().dialect.name
-
-    @contextmanager
-    def bounded(self) -> Iterator[None]:
-        """Installs (and afterwards removes) SQLite's deadline check on the connection."""
-        if self._dialect != "sqlite":
-            yield
-            return
-        raw = self._session.connection().connection.dbapi_connection
-        if raw is None:  # pragma: no cover - a checked-out connection always has one
-            yield
-            return
-        raw.set_progress_handler(self._past_deadline, _PROGRESS_STEPS)
-        try:
-            yield
-        finally:
-            raw.set_progress_handler(None, 0)
-
-    def _past_deadline(self) -> int:
-        return 1 if time.monotonic() > self._deadline else 0
-
-    def check(self) -> None:
-        """Raises `SearchTimeoutError` when the deadline has passed."""
-        if time.monotonic() > self._deadline:
-            raise SearchTimeoutError("the search ran past its time limit")
-
-    def _rows(self, query: Any) -> Sequence[Any]:
-        self.check()
-        if self._dialect == "postgresql":
-            left_ms = max(1, int((self._deadline - time.monotonic()) * 1000))
-            self._session.execute(
-                text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(left_ms)}
-            )
-        try:
-            return self._session.execute(query).all()
-        except OperationalError as error:
-            if time.monotonic() > self._deadline or "interrupt" in str(error).lower():
-                raise SearchTimeoutError("the search ran past its time limit") from error
-            raise
-
-    def collection_id(self, name: str) -> int:
-        """The id of a collection.
-
-        Raises:
-            UnknownCollectionError: If there is no collection of that name.
-        """
-        rows = self._rows(select(CollectionRow.id).where(CollectionRow.name == name))
-        if not rows:
-            raise UnknownCollectionError(f"no collection named {name!r}")
-        return int(rows[0][0])
-
-    def form_ids(self, forms: Collection[str]) -> dict[str, int]:
-        """The ids of those of `forms` that occur in some reading."""
-        found: dict[str, int] = {}
-        for chunk in _chunks(sorted(forms)):
-            query = select(WordFormRow.form, WordFormRow.id).where(WordFormRow.form.in_(chunk))
-            found.update({str(form): int(i) for form, i in self._rows(query)})
-        return found
-
-    def variant_forms(self, keys: Collection[str]) -> list[tuple[int, str, str]]:
-        """The forms whose variant key is one of `keys`: (id, form, variant key)."""
-        found: list[tuple[int, str, str]] = []
-        for chunk in _chunks(sorted(keys)):
-            query = select(WordFormRow.id, WordFormRow.form, WordFormRow.variant_key).where(
-                WordFormRow.variant_key.in_(chunk)
-            )
-            found.extend((int(i), str(f), str(k)) for i, f, k in self._rows(query))
-        return found
-
-    def prefix_forms(
-        self, prefix: str, *, variant_prefix: str | None = None, limit: int = 1000
-    ) -> list[tuple[int, str]]:
-        """The forms starting with `prefix` (or whose variant key starts with `variant_prefix`).
-
-        ``%``, ``_`` and the escape character in the prefixes match only themselves.
-        """
-        condition: ColumnElement[bool] = WordFormRow.form.like(
-            _like_prefix(prefix), escape=_LIKE_ESCAPE
-        )
-        if variant_prefix is not None:
-            condition = or_(
-                condition,
-                WordFormRow.variant_key.like(_like_prefix(variant_prefix), escape=_LIKE_ESCAPE),
-            )
-        query = (
-            select(WordFormRow.id, WordFormRow.form)
-            .where(condition)
-            .order_by(WordFormRow.form)
-            .limit(limit)
-        )
-        return [(int(i), str(f)) for i, f in self._rows(query)]
-
-    def matches(
-        self,
-        form_ids: Collection[int],
-        *,
-        collection_id: int | None = None,
-        min_confidence: float | None = None,
-        in_text: bool = False,
-        line_ids: Collection[int] | None = None,
-    ) -> list[LineWordMatch]:
-        """The lines that may hold any of `form_ids`, one match per (line, form).
-
-        Args:
-            form_ids: Word forms.
-            collection_id: Only lines of this collection.
-            min_confidence: Only lines whose confidence is at least this (corrected lines
-                always pass).
-            in_text: Only where the form is in the line's current text.
-            line_ids: Only these lines (read through the primary key: fast for few lines).
-        """
-        off = self._collections_without_variants()
-        found: list[LineWordMatch] = []
-        line_chunks: list[Sequence[int] | None] = (
-            [None] if line_ids is None else list(_chunks(sorted(line_ids)))
-        )
-        for chunk, lines in ((f, i) for f in _chunks(sorted(form_ids)) for i in line_chunks):
-            query = self._filtered(
-                select(
-                    LineWordRow.line_id,
-                    LineWordRow.form_id,
-                    LineWordRow.probability,
-                    LineWordRow.text_confidence,
-                    PageRow.collection_id if off else literal(None),
-                ).where(LineWordRow.form_id.in_(chunk)),
-                collection_id=collection_id,
-                min_confidence=min_confidence,
-                join_pages=bool(off),
-            )
-            if in_text:
-                query = query.where(LineWordRow.text_confidence.is_not(None))
-            if lines is not None:
-                query = query.where(LineWordRow.line_id.in_(lines))
-            found.extend(
-                LineWordMatch(
-                    line_id=int(line_id),
-                    form_id=int(form_id),
-                    probability=float(prob),
-                    text_confidence=_float_or_none(conf),
-                    variants=cid not in off,
-                )
-                for line_id, form_id, prob, conf, cid in self._rows(query)
-            )
-        return found
-
-    def _collections_without_variants(self) -> set[int]:
-        rows = self._rows(select(CollectionRow.id).where(CollectionRow.variants.is_(False)))
-        return {int(row[0]) for row in rows}
-
-    def collections_without_variants(self) -> set[int]:
-        """The ids of the collections whose searches do not fold spelling variants."""
-        return self._collections_without_variants()
-
-    def top_matches(
-        self,
-        form_id: int,
-        *,
-        limit: int,
-        collection_id: int | None = None,
-        min_confidence: float | None = None,
-        in_text: bool = False,
-        skip_collections: Collection[int] = (),
-    ) -> list[LineWordMatch]:
-        """The `limit` lines most likely to hold a form, most likely first.
-
-        Ordered by probability, or with `in_text` by text confidence (only lines whose
-        current text holds the form); both walk an index, so this is fast for any form.
-
-        Args:
-            form_id: The word form.
-            limit: Most lines returned.
-            collection_id: Only lines of this collection.
-            min_confidence: As in `matches`.
-            in_text: As in `matches`.
-            skip_collections: Leave out the lines of these collections.
-        """
-        value = LineWordRow.text_confidence if in_text else LineWordRow.probability
-        query = self._filtered(
-            select(
-                LineWordRow.line_id,
-                LineWordRow.probability,
-                LineWordRow.text_confidence,
-            ).where(LineWordRow.form_id == form_id),
-            collection_id=collection_id,
-            min_confidence=min_confidence,
-            skip_collections=skip_collections,
-        )
-        if in_text:
-            query = query.where(LineWordRow.text_confidence.is_not(None))
-        query = query.order_by(value.desc(), LineWordRow.line_id).limit(limit)
-        return [
-            LineWordMatch(int(line_id), form_id, float(prob), _float_or_none(conf), True)
-            for line_id, prob, conf in self._rows(query)
-        ]
-
-    def count_lines(
-        self,
-        form_ids: Collection[int],
-        *,
-        variant_form_ids: Collection[int] = (),
-        collection_id: int | None = None,
-        min_confidence: float | None = None,
-        in_text: bool = False,
-        cap: int,
-    ) -> int:
-        """How many lines may hold any of the forms, counted up to `cap`.
-
-        Args:
-            form_ids: Forms that count in every collection.
-            variant_form_ids: Forms that count only in collections that fold variants.
-            collection_id: As in `matches`.
-            min_confidence: As in `matches`.
-            in_text: As in `matches`.
-            cap: Counting stops there.
-        """
-        off = self._collections_without_variants() if variant_form_ids else set()
-        condition: ColumnElement[bool] = LineWordRow.form_id.in_(sorted(form_ids))
-        if variant_form_ids and off:
-            variant_condition = LineWordRow.form_id.in_(sorted(variant_form_ids)) & (
-                PageRow.collection_id.not_in(sorted(off))
-            )
-            condition = or_(condition, variant_condition)
-        elif variant_form_ids:
-            condition = LineWordRow.form_id.in_(sorted({*form_ids, *variant_form_ids}))
-        inner = self._filtered(
-            select(LineWordRow.line_id).where(condition).distinct(),
-            collection_id=collection_id,
-            min_confidence=min_confidence,
-            join_pages=bool(variant_form_ids and off),
-        )
-        if in_text:
-            inner = inner.where(LineWordRow.text_confidence.is_not(None))
-        rows = self._rows(select(func.count()).select_from(inner.limit(cap).subquery()))
-        return int(rows[0][0])
-
-    def _filtered(
-        self,
-        query: Any,
-        *,
-        collection_id: int | None,
-        min_confidence: float | None,
-        skip_collections: Collection[int] = (),
-        join_pages: bool = False,
-    ) -> Any:
-        """Adds the joins and conditions of the line filters to a query on `line_words`."""
-        pages = join_pages or collection_id is not None or bool(skip_collections)
-        if pages or min_confidence is not None:
-            query = query.join(LineRow, LineRow.id == LineWordRow.line_id)
-        if pages:
-            query = query.join(PageRow, PageRow.id == LineRow.page_id)
-        if collection_id is not None:
-            query = query.where(PageRow.collection_id == collection_id)
-        if skip_collections:
-            query = query.where(PageRow.collection_id.not_in(sorted(skip_collections)))
-        if min_confidence is not None:
-            query = query.where(or_(LineRow.confidence >= min_confidence, LineRow.version > 1))
-        return query
-
-    def readings(self, line_ids: Collection[int]) -> dict[int, tuple[str, bool, list[Alternative]]]:
-        """Current text, whether verified, and n-best readings of lines, by id (no words)."""
-        found: dict[int, tuple[str, bool, list[Alternative]]] = {}
-        for chunk in _chunks(sorted(line_ids)):
-            for line_id, line_text, version in self._rows(
-                select(LineRow.id, LineRow.text, LineRow.version).where(LineRow.id.in_(chunk))
-            ):
-                found[int(line_id)] = (str(line_text), version > 1, [])
-            for line_id, alt_text, prob in self._rows(
-                select(AlternativeRow.line_id, AlternativeRow.text, AlternativeRow.prob)
-                .where(AlternativeRow.line_id.in_(chunk))
-                .order_by(AlternativeRow.line_id, AlternativeRow.rank)
-            ):
-                if int(line_id) in found:
-                    found[int(line_id)][2].append(Alternative(str(alt_text), float(prob)))
-        return found
-
-    def located_lines(self, line_ids: Collection[int]) -> dict[int, LocatedLine]:
-        """The lines with their words, readings, page file and frame, by id."""
-        found: dict[int, LocatedLine] = {}
-        for chunk in _chunks(sorted(line_ids)):
-            self.check()
-            query = (
-                select(LineRow, PageRow.source_path, PageRow.frame, PageRow.collection_id)
-                .join(PageRow, PageRow.id == LineRow.page_id)
-                .where(LineRow.id.in_(chunk))
-                .options(selectinload(LineRow.words), selectinload(LineRow.alternatives))
-            )
-            for row, source_path, frame, collection_id in self._rows(query):
-                found[row.id] = LocatedLine(
-                    stored=_stored_line(row),
-                    source_path=str(source_path),
-                    frame=int(frame),
-                    position=int(row.position),
-                    collection_id=int(collection_id),
-                )
-        return found
-
-
-_LIKE_ESCAPE = "\\"
-
-
-def _float_or_none(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def _like_prefix(prefix: str) -> str:
-    """A LIKE pattern matching the strings that start with `prefix`, taken literally."""
-    escaped = (
-        prefix.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
-        .replace("%", _LIKE_ESCAPE + "%")
-        .replace("_", _LIKE_ESCAPE + "_")
-    )
-    return escaped + "%"
-
-
 def _machine_forms(line: Line) -> dict[str, FormStats]:
     return line_forms(line.text, line.alternatives, line.words, line.confidence, verified=False)
-
-
-def _chunks(values: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def _lock_search_writers(session: Session) -> None:
@@ -1463,11 +1073,11 @@ def _form_ids(session: Session, forms: Collection[str]) -> dict[str, int]:
     """The ids of word forms, inserting the new ones."""
     wanted = sorted(forms)
     ids: dict[str, int] = {}
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         query = select(WordFormRow.form, WordFormRow.id).where(WordFormRow.form.in_(chunk))
         ids.update({form: form_id for form, form_id in session.execute(query)})
     missing = [form for form in wanted if form not in ids]
-    for chunk in _chunks(missing):
+    for chunk in chunks(missing):
         inserted = session.execute(
             insert(WordFormRow)
             .values([{"form": form, "variant_key": variant_key(form)} for form in chunk])
@@ -1489,7 +1099,7 @@ def _write_search_index(
     _lock_search_writers(session)
     ids = _form_ids(session, {form for _, forms in lines for form in forms})
     line_ids = [line_id for line_id, _ in lines]
-    for chunk in _chunks(line_ids):
+    for chunk in chunks(line_ids):
         session.execute(delete(LineWordRow).where(LineWordRow.line_id.in_(chunk)))
     rows = [
         {
@@ -1591,47 +1201,3 @@ def _word_values(line_id: int, position: int, word: Word) -> dict[str, Any]:
         "x1": x1,
         "y1": y1,
     }
-
-
-def _points(values: Iterable[Sequence[int]]) -> tuple[tuple[int, int], ...]:
-    return tuple((int(p[0]), int(p[1])) for p in values)
-
-
-def _line_of(row: LineRow) -> Line:
-    return Line(
-        id=row.line_key,
-        bbox=(row.x0, row.y0, row.x1, row.y1),
-        polygon=_points(row.polygon),
-        baseline=_points(row.baseline),
-        text=row.text,
-        confidence=row.confidence,
-        words=_words_of(row),
-        alternatives=tuple(Alternative(a.text, a.prob) for a in row.alternatives),
-        zone=row.zone,
-    )
-
-
-def _geometry_line(row: LineRow, text: str) -> Line:
-    """A line's geometry and zone with `text`, without its words and readings."""
-    return Line(
-        id=row.line_key,
-        bbox=(row.x0, row.y0, row.x1, row.y1),
-        polygon=_points(row.polygon),
-        baseline=_points(row.baseline),
-        text=text,
-        zone=row.zone,
-    )
-
-
-def _words_of(row: LineRow) -> tuple[Word, ...]:
-    return tuple(Word(w.text, w.confidence, (w.x0, w.y0, w.x1, w.y1)) for w in row.words)
-
-
-def _stored_line(row: LineRow) -> StoredLine:
-    return StoredLine(
-        id=row.id,
-        page_id=row.page_id,
-        version=row.version,
-        machine_text=row.machine_text,
-        line=_line_of(row),
-    )

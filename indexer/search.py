@@ -53,7 +53,7 @@ their frequency.
 
 **Limits.** Every search has a deadline (``timeout_s``): each SQL statement is interrupted
 when it runs past it and `SearchTimeoutError` is raised. User text reaches SQL only as bound
-parameters (`indexer.repository.SearchReader`).
+parameters (`indexer.search_reader.SearchReader`).
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ from indexer.index_files import catch_up_semantic, load_lexical, load_semantic
 from indexer.normalize import word_keys
 from indexer.passages import first_line_of, is_window, window_lines
 from indexer.query import Operand, Phrase, QuerySyntaxError, parse_query
-from indexer.repository import LineWordMatch, LocatedLine, Repository, SearchReader
+from indexer.repository import Repository
+from indexer.search_reader import LineWordMatch, LocatedLine, SearchReader
 from indexer.word_index import FORM_SETTINGS, line_readings, variant_key
 
 if TYPE_CHECKING:
@@ -442,20 +443,21 @@ class SearchService:
             if score > scores.get(line_id, -1.0):
                 scores[line_id] = score
                 windows[line_id] = is_window(passage_id)
-        state = _Scoring(located=reader.located_lines(scores))
+        # Only the lines shown are loaded whole (`search`); the filters need a few columns.
+        facts = reader.line_facts(scores)
         kept: dict[int, float] = {}
         for line_id, score in scores.items():
-            located = state.located.get(line_id)
-            if located is None or score <= 0:
+            fact = facts.get(line_id)
+            if fact is None or score <= 0:
                 continue
-            if collection_id is not None and located.collection_id != collection_id:
+            if collection_id is not None and fact.collection_id != collection_id:
                 continue
             if min_confidence is not None and not (
-                located.verified or located.stored.line.confidence >= min_confidence
+                fact.verified or fact.confidence >= min_confidence
             ):
                 continue
             kept[line_id] = score
-        state.windows = {i for i, window in windows.items() if window and i in kept}
+        state = _Scoring(windows={i for i, window in windows.items() if window and i in kept})
         return kept, state
 
     def _semantic_hit(

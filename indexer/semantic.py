@@ -258,22 +258,57 @@ class SemanticIndex:
         Raises:
             SemanticModelError: If the model cannot be loaded.
         """
-        started = time.perf_counter()
         texts, _ = _split_blank(passages)
         ids = np.fromiter(texts, dtype=np.int64, count=len(texts))
-        chunks = self._embed_chunks(list(texts.values()), on_progress)
+        self.build_from_vectors(ids, self._embed_chunks(list(texts.values()), on_progress))
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """The vectors this index stores for passages with these texts.
+
+        Args:
+            texts: Passage texts (not blank).
+
+        Returns:
+            float32 array of shape (len(texts), dimension), rows of unit length.
+
+        Raises:
+            SemanticModelError: If the model cannot be loaded.
+        """
+        return self._embed(texts)
+
+    def build_from_vectors(self, ids: np.ndarray, chunks: Iterable[np.ndarray]) -> None:
+        """Replaces the whole index with vectors already embedded by this index's model.
+
+        For vectors made elsewhere (`embed` in another process, or on another machine);
+        `build` embeds and then calls this. From `ivf_threshold` vectors on, the index is
+        an IVF index, trained on a sample of them.
+
+        Args:
+            ids: The passage ids, in the order of the vectors.
+            chunks: float32 arrays of unit rows, one row per id, in order.
+
+        Raises:
+            ValueError: If there are not as many vectors as ids.
+        """
+        started = time.perf_counter()
         index: Any = None
+        added = 0
         if len(ids) >= self._ivf_threshold:
             vectors = list(chunks)
-            index = _new_ivf_index(vectors, self._faiss_gpu())
-            _add_chunks(index, vectors, ids)
+            added = sum(len(chunk) for chunk in vectors)
+            if added == len(ids):
+                index = _new_ivf_index(vectors, self._faiss_gpu())
+                _add_chunks(index, vectors, ids)
         else:
-            start = 0
             for chunk in chunks:
+                if added + len(chunk) > len(ids):
+                    raise ValueError(f"more vectors than the {len(ids)} passage ids")
                 if index is None:
                     index = _new_exact_index(chunk.shape[1])
-                index.add_with_ids(chunk, ids[start : start + len(chunk)])
-                start += len(chunk)
+                index.add_with_ids(chunk, ids[added : added + len(chunk)])
+                added += len(chunk)
+        if added != len(ids):
+            raise ValueError(f"{added} vectors for {len(ids)} passage ids")
         with self._lock:
             self._index = index
             self._warned_oversize = False

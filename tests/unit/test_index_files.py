@@ -197,7 +197,7 @@ def test_rebuild_writes_the_index_and_its_manifest(repository: Repository, home:
         max(forms),
     )
     assert manifest.change_id == repository.last_change_id() > 0
-    assert manifest.schema_revision == "0002"
+    assert manifest.schema_revision == "0003"
     assert manifest.size_bytes == index_path(folder, LEXICAL).stat().st_size
     assert manifest.sha256 == hashlib.sha256(index_path(folder, LEXICAL).read_bytes()).hexdigest()
     assert sorted(p.name for p in folder.iterdir()) == ["lexical.json", "lexical.npz"]
@@ -311,6 +311,21 @@ def test_a_correction_without_new_forms_leaves_the_lexical_index_fresh(
     line = repository.lines(repository.pages()[0].id)[0]
     repository.correct_line(line.id, "que quantos", expected_version=line.version, editor="t")
     assert check(repository, home, [LEXICAL])[0].ok
+
+
+@pytest.mark.parametrize(("built_at", "ok"), [("0002", True), ("0003", True), ("0001", False)])
+def test_an_index_stays_valid_across_revisions_that_do_not_change_its_content(
+    repository: Repository, home: Path, built_at: str, ok: bool
+) -> None:
+    rebuild(repository, home, LEXICAL)
+    path = manifest_path(_folder(repository, home), LEXICAL)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    path.write_text(json.dumps({**data, "schema_revision": built_at}), encoding="utf-8")
+    [status] = check(repository, home, [LEXICAL])
+    assert status.ok is ok, status.detail
+    if not ok:
+        assert status.problem is Problem.FOREIGN
+        assert "schema revision 0001" in status.detail
 
 
 def test_an_index_of_a_larger_database_is_foreign(

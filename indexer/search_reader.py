@@ -1,0 +1,422 @@
+"""The read side of search: one read transaction, every statement bounded by a deadline.
+
+`Repository.search_reader` opens a `SearchReader`; `indexer.search` asks it for word forms,
+the lines that may hold them and the lines to show. Every statement checks the deadline
+first and is interrupted when it runs past it: SQLite calls a progress handler every few
+thousand virtual-machine steps, PostgreSQL gets the time left as its ``statement_timeout``.
+User text only ever reaches SQL as bound parameters.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, literal, or_, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.expression import ColumnElement
+
+from htr.document import Alternative
+from indexer.errors import SearchTimeoutError, UnknownCollectionError
+from indexer.orm import (
+    AlternativeRow,
+    CollectionRow,
+    LineRow,
+    LineWordRow,
+    PageRow,
+    WordFormRow,
+)
+from indexer.row_mapping import StoredLine, chunks, float_or_none, stored_line
+
+_PROGRESS_STEPS = 1000
+"""SQLite virtual-machine steps between two deadline checks."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineWordMatch:
+    """A line that may hold a word form (a `line_words` row with its line's context).
+
+    Attributes:
+        line_id: The line.
+        form_id: The word form.
+        probability: P(form occurs in the line).
+        text_confidence: Confidence of the form in the current text, None when absent.
+        variants: Whether the line's collection folds spelling variants.
+    """
+
+    line_id: int
+    form_id: int
+    probability: float
+    text_confidence: float | None
+    variants: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LocatedLine:
+    """A stored line with its page's file, frame and its place in reading order."""
+
+    stored: StoredLine
+    source_path: str
+    frame: int
+    position: int
+    collection_id: int
+
+    @property
+    def verified(self) -> bool:
+        """True when a person corrected or confirmed the line."""
+        return self.stored.version > 1
+
+
+@dataclass(frozen=True, slots=True)
+class LineFacts:
+    """What the search filters look at in a line, without loading it.
+
+    Attributes:
+        collection_id: The line's collection.
+        confidence: The recognizer's confidence in the line.
+        verified: True when a person corrected or confirmed the line.
+    """
+
+    collection_id: int
+    confidence: float
+    verified: bool
+
+
+class SearchReader:
+    """The read side of one search, inside one read transaction (`Repository.search_reader`).
+
+    Every statement checks the deadline first and is interrupted when it runs past it:
+    SQLite calls a progress handler every few thousand virtual-machine steps, PostgreSQL gets
+    the time left as its ``statement_timeout``. Either way `SearchTimeoutError` is raised.
+    """
+
+    def __init__(self, session: Session, deadline: float) -> None:
+        self._session = session
+        self._deadline = deadline
+        self._dialect = session.get_bind().dialect.name
+
+    @contextmanager
+    def bounded(self) -> Iterator[None]:
+        """Installs (and afterwards removes) SQLite's deadline check on the connection."""
+        if self._dialect != "sqlite":
+            yield
+            return
+        raw = self._session.connection().connection.dbapi_connection
+        if raw is None:  # pragma: no cover - a checked-out connection always has one
+            yield
+            return
+        raw.set_progress_handler(self._past_deadline, _PROGRESS_STEPS)
+        try:
+            yield
+        finally:
+            raw.set_progress_handler(None, 0)
+
+    def _past_deadline(self) -> int:
+        return 1 if time.monotonic() > self._deadline else 0
+
+    def check(self) -> None:
+        """Raises `SearchTimeoutError` when the deadline has passed."""
+        if time.monotonic() > self._deadline:
+            raise SearchTimeoutError("the search ran past its time limit")
+
+    def _rows(self, query: Any) -> Sequence[Any]:
+        self.check()
+        if self._dialect == "postgresql":
+            left_ms = max(1, int((self._deadline - time.monotonic()) * 1000))
+            self._session.execute(
+                text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(left_ms)}
+            )
+        try:
+            return self._session.execute(query).all()
+        except OperationalError as error:
+            if time.monotonic() > self._deadline or "interrupt" in str(error).lower():
+                raise SearchTimeoutError("the search ran past its time limit") from error
+            raise
+
+    def collection_id(self, name: str) -> int:
+        """The id of a collection.
+
+        Raises:
+            UnknownCollectionError: If there is no collection of that name.
+        """
+        rows = self._rows(select(CollectionRow.id).where(CollectionRow.name == name))
+        if not rows:
+            raise UnknownCollectionError(f"no collection named {name!r}")
+        return int(rows[0][0])
+
+    def form_ids(self, forms: Collection[str]) -> dict[str, int]:
+        """The ids of those of `forms` that occur in some reading."""
+        found: dict[str, int] = {}
+        for chunk in chunks(sorted(forms)):
+            query = select(WordFormRow.form, WordFormRow.id).where(WordFormRow.form.in_(chunk))
+            found.update({str(form): int(i) for form, i in self._rows(query)})
+        return found
+
+    def variant_forms(self, keys: Collection[str]) -> list[tuple[int, str, str]]:
+        """The forms whose variant key is one of `keys`: (id, form, variant key)."""
+        found: list[tuple[int, str, str]] = []
+        for chunk in chunks(sorted(keys)):
+            query = select(WordFormRow.id, WordFormRow.form, WordFormRow.variant_key).where(
+                WordFormRow.variant_key.in_(chunk)
+            )
+            found.extend((int(i), str(f), str(k)) for i, f, k in self._rows(query))
+        return found
+
+    def prefix_forms(
+        self, prefix: str, *, variant_prefix: str | None = None, limit: int = 1000
+    ) -> list[tuple[int, str]]:
+        """The forms starting with `prefix` (or whose variant key starts with `variant_prefix`).
+
+        ``%``, ``_`` and the escape character in the prefixes match only themselves.
+        """
+        condition: ColumnElement[bool] = WordFormRow.form.like(
+            _like_prefix(prefix), escape=_LIKE_ESCAPE
+        )
+        if variant_prefix is not None:
+            condition = or_(
+                condition,
+                WordFormRow.variant_key.like(_like_prefix(variant_prefix), escape=_LIKE_ESCAPE),
+            )
+        query = (
+            select(WordFormRow.id, WordFormRow.form)
+            .where(condition)
+            .order_by(WordFormRow.form)
+            .limit(limit)
+        )
+        return [(int(i), str(f)) for i, f in self._rows(query)]
+
+    def matches(
+        self,
+        form_ids: Collection[int],
+        *,
+        collection_id: int | None = None,
+        min_confidence: float | None = None,
+        in_text: bool = False,
+        line_ids: Collection[int] | None = None,
+    ) -> list[LineWordMatch]:
+        """The lines that may hold any of `form_ids`, one match per (line, form).
+
+        Args:
+            form_ids: Word forms.
+            collection_id: Only lines of this collection.
+            min_confidence: Only lines whose confidence is at least this (corrected lines
+                always pass).
+            in_text: Only where the form is in the line's current text.
+            line_ids: Only these lines (read through the primary key: fast for few lines).
+        """
+        off = self._collections_without_variants()
+        found: list[LineWordMatch] = []
+        line_chunks: list[Sequence[int] | None] = (
+            [None] if line_ids is None else list(chunks(sorted(line_ids)))
+        )
+        for chunk, lines in ((f, i) for f in chunks(sorted(form_ids)) for i in line_chunks):
+            query = self._filtered(
+                select(
+                    LineWordRow.line_id,
+                    LineWordRow.form_id,
+                    LineWordRow.probability,
+                    LineWordRow.text_confidence,
+                    PageRow.collection_id if off else literal(None),
+                ).where(LineWordRow.form_id.in_(chunk)),
+                collection_id=collection_id,
+                min_confidence=min_confidence,
+                join_pages=bool(off),
+            )
+            if in_text:
+                query = query.where(LineWordRow.text_confidence.is_not(None))
+            if lines is not None:
+                query = query.where(LineWordRow.line_id.in_(lines))
+            found.extend(
+                LineWordMatch(
+                    line_id=int(line_id),
+                    form_id=int(form_id),
+                    probability=float(prob),
+                    text_confidence=float_or_none(conf),
+                    variants=cid not in off,
+                )
+                for line_id, form_id, prob, conf, cid in self._rows(query)
+            )
+        return found
+
+    def _collections_without_variants(self) -> set[int]:
+        rows = self._rows(select(CollectionRow.id).where(CollectionRow.variants.is_(False)))
+        return {int(row[0]) for row in rows}
+
+    def collections_without_variants(self) -> set[int]:
+        """The ids of the collections whose searches do not fold spelling variants."""
+        return self._collections_without_variants()
+
+    def top_matches(
+        self,
+        form_id: int,
+        *,
+        limit: int,
+        collection_id: int | None = None,
+        min_confidence: float | None = None,
+        in_text: bool = False,
+        skip_collections: Collection[int] = (),
+    ) -> list[LineWordMatch]:
+        """The `limit` lines most likely to hold a form, most likely first.
+
+        Ordered by probability, or with `in_text` by text confidence (only lines whose
+        current text holds the form); both walk an index, so this is fast for any form.
+
+        Args:
+            form_id: The word form.
+            limit: Most lines returned.
+            collection_id: Only lines of this collection.
+            min_confidence: As in `matches`.
+            in_text: As in `matches`.
+            skip_collections: Leave out the lines of these collections.
+        """
+        value = LineWordRow.text_confidence if in_text else LineWordRow.probability
+        query = self._filtered(
+            select(
+                LineWordRow.line_id,
+                LineWordRow.probability,
+                LineWordRow.text_confidence,
+            ).where(LineWordRow.form_id == form_id),
+            collection_id=collection_id,
+            min_confidence=min_confidence,
+            skip_collections=skip_collections,
+        )
+        if in_text:
+            query = query.where(LineWordRow.text_confidence.is_not(None))
+        query = query.order_by(value.desc(), LineWordRow.line_id).limit(limit)
+        return [
+            LineWordMatch(int(line_id), form_id, float(prob), float_or_none(conf), True)
+            for line_id, prob, conf in self._rows(query)
+        ]
+
+    def count_lines(
+        self,
+        form_ids: Collection[int],
+        *,
+        variant_form_ids: Collection[int] = (),
+        collection_id: int | None = None,
+        min_confidence: float | None = None,
+        in_text: bool = False,
+        cap: int,
+    ) -> int:
+        """How many lines may hold any of the forms, counted up to `cap`.
+
+        Args:
+            form_ids: Forms that count in every collection.
+            variant_form_ids: Forms that count only in collections that fold variants.
+            collection_id: As in `matches`.
+            min_confidence: As in `matches`.
+            in_text: As in `matches`.
+            cap: Counting stops there.
+        """
+        off = self._collections_without_variants() if variant_form_ids else set()
+        condition: ColumnElement[bool] = LineWordRow.form_id.in_(sorted(form_ids))
+        if variant_form_ids and off:
+            variant_condition = LineWordRow.form_id.in_(sorted(variant_form_ids)) & (
+                PageRow.collection_id.not_in(sorted(off))
+            )
+            condition = or_(condition, variant_condition)
+        elif variant_form_ids:
+            condition = LineWordRow.form_id.in_(sorted({*form_ids, *variant_form_ids}))
+        inner = self._filtered(
+            select(LineWordRow.line_id).where(condition).distinct(),
+            collection_id=collection_id,
+            min_confidence=min_confidence,
+            join_pages=bool(variant_form_ids and off),
+        )
+        if in_text:
+            inner = inner.where(LineWordRow.text_confidence.is_not(None))
+        rows = self._rows(select(func.count()).select_from(inner.limit(cap).subquery()))
+        return int(rows[0][0])
+
+    def _filtered(
+        self,
+        query: Any,
+        *,
+        collection_id: int | None,
+        min_confidence: float | None,
+        skip_collections: Collection[int] = (),
+        join_pages: bool = False,
+    ) -> Any:
+        """Adds the joins and conditions of the line filters to a query on `line_words`."""
+        pages = join_pages or collection_id is not None or bool(skip_collections)
+        if pages or min_confidence is not None:
+            query = query.join(LineRow, LineRow.id == LineWordRow.line_id)
+        if pages:
+            query = query.join(PageRow, PageRow.id == LineRow.page_id)
+        if collection_id is not None:
+            query = query.where(PageRow.collection_id == collection_id)
+        if skip_collections:
+            query = query.where(PageRow.collection_id.not_in(sorted(skip_collections)))
+        if min_confidence is not None:
+            query = query.where(or_(LineRow.confidence >= min_confidence, LineRow.version > 1))
+        return query
+
+    def readings(self, line_ids: Collection[int]) -> dict[int, tuple[str, bool, list[Alternative]]]:
+        """Current text, whether verified, and n-best readings of lines, by id (no words)."""
+        found: dict[int, tuple[str, bool, list[Alternative]]] = {}
+        for chunk in chunks(sorted(line_ids)):
+            for line_id, line_text, version in self._rows(
+                select(LineRow.id, LineRow.text, LineRow.version).where(LineRow.id.in_(chunk))
+            ):
+                found[int(line_id)] = (str(line_text), version > 1, [])
+            for line_id, alt_text, prob in self._rows(
+                select(AlternativeRow.line_id, AlternativeRow.text, AlternativeRow.prob)
+                .where(AlternativeRow.line_id.in_(chunk))
+                .order_by(AlternativeRow.line_id, AlternativeRow.rank)
+            ):
+                if int(line_id) in found:
+                    found[int(line_id)][2].append(Alternative(str(alt_text), float(prob)))
+        return found
+
+    def line_facts(self, line_ids: Collection[int]) -> dict[int, LineFacts]:
+        """Collection, confidence and verification of lines, by id (one cheap query per chunk)."""
+        found: dict[int, LineFacts] = {}
+        for chunk in chunks(sorted(line_ids)):
+            query = (
+                select(LineRow.id, PageRow.collection_id, LineRow.confidence, LineRow.version)
+                .join(PageRow, PageRow.id == LineRow.page_id)
+                .where(LineRow.id.in_(chunk))
+            )
+            for line_id, collection_id, confidence, version in self._rows(query):
+                found[int(line_id)] = LineFacts(
+                    int(collection_id), float(confidence), int(version) > 1
+                )
+        return found
+
+    def located_lines(self, line_ids: Collection[int]) -> dict[int, LocatedLine]:
+        """The lines with their words, readings, page file and frame, by id."""
+        found: dict[int, LocatedLine] = {}
+        for chunk in chunks(sorted(line_ids)):
+            self.check()
+            query = (
+                select(LineRow, PageRow.source_path, PageRow.frame, PageRow.collection_id)
+                .join(PageRow, PageRow.id == LineRow.page_id)
+                .where(LineRow.id.in_(chunk))
+                .options(selectinload(LineRow.words), selectinload(LineRow.alternatives))
+            )
+            for row, source_path, frame, collection_id in self._rows(query):
+                found[row.id] = LocatedLine(
+                    stored=stored_line(row),
+                    source_path=str(source_path),
+                    frame=int(frame),
+                    position=int(row.position),
+                    collection_id=int(collection_id),
+                )
+        return found
+
+
+_LIKE_ESCAPE = "\\"
+
+
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching the strings that start with `prefix`, taken literally."""
+    escaped = (
+        prefix.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
+        .replace("%", _LIKE_ESCAPE + "%")
+        .replace("_", _LIKE_ESCAPE + "_")
+    )
+    return escaped + "%"
