@@ -32,8 +32,9 @@ alone, and of two FTS5 baselines on the same query words: the word as a substrin
 ``MATCH '"word"'``), and the usual trigram fuzzy search (any trigram of the word, ranked
 by bm25), which is what legajo's fuzzy mode replaces. Query words are drawn uniformly from
 the lexicon among words of four letters or more ("typical": most are rare, as names and
-places are) and from the 50 most frequent words ("frequent"). The lexical index's recall
-of near misses is measured on the same words, each misread once.
+places are), from the 50 most frequent words ("frequent"), and pairs of frequent words
+("pairs", both required; FTS5 gets the two words joined by AND). The lexical index's recall
+of near misses is measured on the typical words, each misread once.
 
 With ``--workdir`` the collection is kept (with ``collection.json``: its size, write time
 and the counts of the true words, from which the query words are drawn); ``--reuse`` measures
@@ -533,11 +534,12 @@ def fts_trigrams(word: str) -> str:
 
 
 def query_sets(truth_counts: Counter[str], count: int, seed: int) -> dict[str, list[str]]:
-    """Query words, normalised as legajo stores forms.
+    """Queries, normalised as legajo stores forms.
 
-    "typical": drawn uniformly from the distinct words of four letters or more that the
-    scribes wrote (the true text), so most are rare, as names and places are; "frequent":
-    the 50 most frequent words of three letters or more.
+    "typical": words drawn uniformly from the distinct words of four letters or more that
+    the scribes wrote (the true text), so most are rare, as names and places are;
+    "frequent": the 50 most frequent words of three letters or more; "pairs": 50 queries of
+    two of those frequent words (both must match: the costliest two-word queries).
     """
     from indexer.normalize import word_keys
     from indexer.word_index import FORM_SETTINGS
@@ -549,8 +551,9 @@ def query_sets(truth_counts: Counter[str], count: int, seed: int) -> dict[str, l
     rng = random.Random(seed)
     words = sorted(w for w in truth_counts if len(w) >= 4)
     typical = rng.sample(words, min(count, len(words)))
-    frequent = [w for w, _ in truth_counts.most_common() if len(w) >= 3][:50]
-    return {"typical": [key(w) for w in typical], "frequent": [key(w) for w in frequent]}
+    frequent = [key(w) for w, _ in truth_counts.most_common() if len(w) >= 3][:50]
+    pairs = [" ".join(rng.sample(frequent, 2)) for _ in range(50)] if len(frequent) > 1 else []
+    return {"typical": [key(w) for w in typical], "frequent": frequent, "pairs": pairs}
 
 
 def time_queries(
@@ -656,20 +659,22 @@ def _run(
     for set_name, words in queries.items():
         latencies.append(
             time_queries(
-                "lexical index alone", set_name, words, lambda w: len(lexical.search(w, k=50))
-            )
-        )
-        latencies.append(
-            time_queries(
                 "FTS5 word (substring)",
                 set_name,
                 words,
                 lambda w: len(
                     fts.execute(
                         "SELECT rowid FROM lines_fts WHERE lines_fts MATCH ? ORDER BY rank LIMIT ?",
-                        (fts_phrase(w), LIMIT),
+                        (" AND ".join(fts_phrase(part) for part in w.split()), LIMIT),
                     ).fetchall()
                 ),
+            )
+        )
+        if set_name == "pairs":
+            continue
+        latencies.append(
+            time_queries(
+                "lexical index alone", set_name, words, lambda w: len(lexical.search(w, k=50))
             )
         )
         latencies.append(

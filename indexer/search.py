@@ -46,10 +46,14 @@ semantic index with the change feed after its high-water mark.
 
 **Cost.** A one-word query (with its variants, near misses or prefix forms) reads, for each
 accepted form, only the form's best ``offset + limit`` lines in index order, and counts the
-matching lines up to `TOTAL_LIMIT`. Other queries read every matching row of their rarest
-OR group first, then only the surviving lines for the other groups, phrase words and
-exclusions; a query made only of very common words therefore costs time in proportion to
-their frequency.
+matching lines up to `TOTAL_LIMIT`. A query of several single words (ORs and exclusions
+included) finds its best lines with the threshold algorithm of `indexer.topk`, reading each
+form's lines best first only until no unread line can enter the page, and counts the lines
+that answer it up to `SEVERAL_TOTAL_LIMIT`. Queries with a phrase, a word accepting more than 64
+forms (a short prefix), or spelling variants while some collection has them off read every
+matching row of their rarest OR group first, then only the surviving lines for the other
+groups, phrase words and exclusions: those cost time in proportion to their words'
+frequency.
 
 **Limits.** Every search has a deadline (``timeout_s``): each SQL statement is interrupted
 when it runs past it and `SearchTimeoutError` is raised. User text reaches SQL only as bound
@@ -68,6 +72,7 @@ from typing import TYPE_CHECKING, Any
 
 from htr.confidence import word_spans
 from htr.types import BBox
+from indexer import topk
 from indexer.errors import SearchTimeoutError
 from indexer.index_files import catch_up_semantic, load_lexical, load_semantic
 from indexer.normalize import word_keys
@@ -75,6 +80,7 @@ from indexer.passages import first_line_of, is_window, window_lines
 from indexer.query import Operand, Phrase, QuerySyntaxError, parse_query
 from indexer.repository import Repository
 from indexer.search_reader import LineWordMatch, LocatedLine, SearchReader
+from indexer.topk import EXACT_FLOOR
 from indexer.word_index import FORM_SETTINGS, line_readings, variant_key
 
 if TYPE_CHECKING:
@@ -99,9 +105,10 @@ MODES = ("auto", "exact", "prob", "fuzzy", "semantic")
 
 TOTAL_LIMIT = 10_000
 """One-word searches count their matching lines up to this (`SearchResult.total`)."""
+SEVERAL_TOTAL_LIMIT = 1_000
+"""Searches of several words count their matching lines up to this: each line counted costs a
+look-up of the other words, where a one-word count only walks an index."""
 
-EXACT_FLOOR = 1e-6
-"""Lowest exact-mode score of a word that is in the text (its confidence may be 0)."""
 
 _BEST_MAX_FORMS = 64
 """Most accepted forms for which a one-word search reads each form's best lines."""
@@ -208,8 +215,9 @@ class SearchResult:
     Attributes:
         hits: The hits from `offset` on, at most `limit`, best first.
         total: How many lines matched in all; for a one-word query counted up to
-            `TOTAL_LIMIT` (a total equal to it means at least that many); for semantic
-            search, among the passages retrieved.
+            `TOTAL_LIMIT`, for several single words up to `SEVERAL_TOTAL_LIMIT` or one
+            more than ``offset + limit`` (a total equal to the cap means at least that
+            many); for semantic search, among the passages retrieved.
         elapsed_s: Wall-clock seconds the search took.
         mode: The mode used.
     """
@@ -338,6 +346,8 @@ class SearchService:
             else:
                 matcher = _Matcher(reader, mode, self._settings, lexical)
                 best = matcher.best(plan, collection_id, min_confidence, offset + limit)
+                if best is None:
+                    best = matcher.top(plan, collection_id, min_confidence, offset + limit)
                 if best is None:
                     scored = matcher.score(plan, collection_id, min_confidence)
                     total = len(scored)
@@ -583,6 +593,64 @@ class _Matcher:
         best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:wanted]
         return dict(best), max(total, len(best))
 
+    def top(
+        self, plan: _Plan, collection_id: int | None, min_confidence: float | None, wanted: int
+    ) -> tuple[dict[int, float], int] | None:
+        """The `wanted` best lines of a query of single words, and the total (`indexer.topk`).
+
+        None for queries it does not serve (phrases, a word accepting more than
+        `_BEST_MAX_FORMS` forms, spelling variants while some collection has them off):
+        `score` serves those.
+        """
+        terms = [term for group in plan.groups for term in group] + list(plan.excluded)
+        if any(len(term.keys) != 1 for term in terms):
+            return None
+        self.collection_id = collection_id
+        self.min_confidence = min_confidence
+        off = self.reader.collections_without_variants()
+        groups: list[topk.Group] = []
+        for group in sorted(plan.groups, key=self._group_size):
+            words = []
+            for term in group:
+                position = self._accepted(term.keys[0], prefix=term.prefix, fuzzy=True)
+                if len(position) > _BEST_MAX_FORMS or (off and _has_variants(position)):
+                    return None
+                words.append(_word_forms(position))
+            groups.append(tuple(words))
+        excluded = []
+        for term in plan.excluded:
+            position = self._accepted(term.keys[0], prefix=term.prefix, fuzzy=False)
+            if len(position) > _BEST_MAX_FORMS or (off and _has_variants(position)):
+                return None
+            excluded.append(_word_forms(position))
+        for group in plan.groups:
+            for term in group:
+                self._remember(self._accepted(term.keys[0], prefix=term.prefix, fuzzy=True))
+        query = topk.TopQuery(
+            tuple(groups),
+            tuple(excluded),
+            exact=self.exact,
+            collection_id=collection_id,
+            min_confidence=min_confidence,
+        )
+        scores = topk.top_lines(self.reader, query, wanted)
+        total = self.reader.count_lines_with_all(
+            [topk.forms_of(group) for group in groups],
+            # A line is ruled out by an excluded word in its text (exact), else by a form
+            # of weight 1 with probability 1 (module docstring).
+            excluded=[
+                form.form_id
+                for word in excluded
+                for form in word
+                if self.exact or form.weight >= 1.0
+            ],
+            collection_id=collection_id,
+            min_confidence=min_confidence,
+            in_text=self.exact,
+            cap=max(SEVERAL_TOTAL_LIMIT, wanted + 1),
+        )
+        return scores, max(total, len(scores))
+
     def _remember(self, position: _Position) -> None:
         """Notes the accepted forms, to mark the matched words of the hits."""
         for form, accept in position.items():
@@ -758,6 +826,14 @@ class _Matcher:
             if total > 0:
                 scores[line_id] = min(1.0, total)
         return scores
+
+
+def _word_forms(position: _Position) -> topk.Word:
+    return tuple(topk.FormWeight(a.form_id, a.weight, a.variant_only) for a in position.values())
+
+
+def _has_variants(position: _Position) -> bool:
+    return any(accept.variant_only for accept in position.values())
 
 
 def _value(row: LineWordMatch, *, exact: bool) -> float:

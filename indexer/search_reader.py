@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select, text
+from sqlalchemy import exists, func, intersect, literal, or_, select, text
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, selectinload
 from sqlalchemy.sql.expression import ColumnElement
 
 from htr.document import Alternative
@@ -34,6 +34,10 @@ from indexer.row_mapping import StoredLine, chunks, float_or_none, stored_line
 
 _PROGRESS_STEPS = 1000
 """SQLite virtual-machine steps between two deadline checks."""
+_SEEK_FORMS = 4
+"""Up to this many forms, a count seeks a line's rows for them one form at a time."""
+_INTERSECT_ROWS = 100_000
+"""Up to this many rows per group, a count intersects the groups' line sets."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +218,9 @@ class SearchReader:
             [None] if line_ids is None else list(chunks(sorted(line_ids)))
         )
         for chunk, lines in ((f, i) for f in chunks(sorted(form_ids)) for i in line_chunks):
+            # With lines given, their rows are read by primary key and the forms tested:
+            # the form index would walk every line of a frequent form.
+            form_test = _form_in(LineWordRow.form_id, chunk, indexed=lines is None)
             query = self._filtered(
                 select(
                     LineWordRow.line_id,
@@ -221,7 +228,7 @@ class SearchReader:
                     LineWordRow.probability,
                     LineWordRow.text_confidence,
                     PageRow.collection_id if off else literal(None),
-                ).where(LineWordRow.form_id.in_(chunk)),
+                ).where(form_test),
                 collection_id=collection_id,
                 min_confidence=min_confidence,
                 join_pages=bool(off),
@@ -259,11 +266,13 @@ class SearchReader:
         min_confidence: float | None = None,
         in_text: bool = False,
         skip_collections: Collection[int] = (),
+        after: tuple[float, int] | None = None,
     ) -> list[LineWordMatch]:
         """The `limit` lines most likely to hold a form, most likely first.
 
         Ordered by probability, or with `in_text` by text confidence (only lines whose
-        current text holds the form); both walk an index, so this is fast for any form.
+        current text holds the form), then by line id; both walk a ranked index (migration
+        0003), so this is fast for any form and any position in its lines.
 
         Args:
             form_id: The word form.
@@ -272,6 +281,8 @@ class SearchReader:
             min_confidence: As in `matches`.
             in_text: As in `matches`.
             skip_collections: Leave out the lines of these collections.
+            after: (value, line id) of the last line of the previous batch: the lines
+                after it in this order.
         """
         value = LineWordRow.text_confidence if in_text else LineWordRow.probability
         query = self._filtered(
@@ -286,11 +297,115 @@ class SearchReader:
         )
         if in_text:
             query = query.where(LineWordRow.text_confidence.is_not(None))
-        query = query.order_by(value.desc(), LineWordRow.line_id).limit(limit)
+        found: list[Any] = []
+        if after is not None:
+            # Two range reads of the index: the rest of the last value's lines, then lower
+            # values (an OR of both would not let the database seek).
+            last_value, last_line = after
+            found.extend(
+                self._rows(
+                    query.where(value == last_value, LineWordRow.line_id > last_line)
+                    .order_by(LineWordRow.line_id)
+                    .limit(limit)
+                )
+            )
+            query = query.where(value < last_value)
+        if len(found) < limit:
+            found.extend(
+                self._rows(
+                    query.order_by(value.desc(), LineWordRow.line_id).limit(limit - len(found))
+                )
+            )
         return [
             LineWordMatch(int(line_id), form_id, float(prob), float_or_none(conf), True)
-            for line_id, prob, conf in self._rows(query)
+            for line_id, prob, conf in found
         ]
+
+    def count_lines_with_all(
+        self,
+        groups: Sequence[Collection[int]],
+        *,
+        excluded: Collection[int] = (),
+        collection_id: int | None = None,
+        min_confidence: float | None = None,
+        in_text: bool = False,
+        cap: int,
+    ) -> int:
+        """How many lines hold a form of every group and no excluded form, up to `cap`.
+
+        A line holds a form when its probability is above 0, or with `in_text` when its
+        current text holds it. An excluded form rules a line out when it is in the current
+        text (`in_text`), else when its probability is 1. When every group has at most
+        `_INTERSECT_ROWS` rows (and no filter is set), the groups' line sets are
+        intersected; otherwise the smallest group's rows are walked and the other groups
+        looked up line by line, until `cap` lines are counted.
+
+        Args:
+            groups: Form ids per group; a line must hold one of every group's.
+            excluded: Form ids that rule a line out.
+            collection_id: As in `matches`.
+            min_confidence: As in `matches`.
+            in_text: As in `matches`.
+            cap: Counting stops there.
+        """
+        if not groups or any(not group for group in groups):
+            return 0
+
+        def holds(row: Any) -> ColumnElement[bool]:
+            return row.text_confidence.is_not(None) if in_text else row.probability > 0
+
+        def rules_out(row: Any) -> ColumnElement[bool]:
+            return row.text_confidence.is_not(None) if in_text else row.probability >= 1.0
+
+        sizes = [self._rows_up_to(group, holds, _INTERSECT_ROWS + 1) for group in groups]
+        ordered = [group for _, group in sorted(zip(sizes, groups, strict=True), key=_first)]
+        if max(sizes) <= _INTERSECT_ROWS and collection_id is None and min_confidence is None:
+            sets: Any = intersect(
+                *(
+                    select(LineWordRow.line_id).where(
+                        LineWordRow.form_id.in_(sorted(group)), holds(LineWordRow)
+                    )
+                    for group in ordered
+                )
+            )
+            lines = sets.subquery()
+            counted = select(lines.c.line_id)
+            few = len(excluded) <= _SEEK_FORMS
+            if excluded:
+                # A NOT EXISTS, not EXCEPT: SQLite takes no parenthesised compound selects.
+                counted = counted.where(
+                    ~exists().where(
+                        LineWordRow.line_id == lines.c.line_id,
+                        _form_in(LineWordRow.form_id, sorted(excluded), indexed=few),
+                        rules_out(LineWordRow),
+                    )
+                )
+            rows = self._rows(select(func.count()).select_from(counted.limit(cap).subquery()))
+            return int(rows[0][0])
+        driver = select(LineWordRow.line_id).where(
+            LineWordRow.form_id.in_(sorted(ordered[0])), holds(LineWordRow)
+        )
+        for group, other in ((g, aliased(LineWordRow)) for g in [*ordered[1:], excluded] if g):
+            found = exists().where(
+                other.line_id == LineWordRow.line_id,
+                _form_in(other.form_id, sorted(group), indexed=len(group) <= _SEEK_FORMS),
+                rules_out(other) if group is excluded else holds(other),
+            )
+            driver = driver.where(~found if group is excluded else found)
+        driver = self._filtered(
+            driver.distinct(), collection_id=collection_id, min_confidence=min_confidence
+        )
+        rows = self._rows(select(func.count()).select_from(driver.limit(cap).subquery()))
+        return int(rows[0][0])
+
+    def _rows_up_to(self, form_ids: Collection[int], holds: Any, limit: int) -> int:
+        """Rows of `line_words` for these forms (where `holds`), counted up to `limit`."""
+        inner = (
+            select(LineWordRow.line_id)
+            .where(LineWordRow.form_id.in_(sorted(form_ids)), holds(LineWordRow))
+            .limit(limit)
+        )
+        return int(self._rows(select(func.count()).select_from(inner.subquery()))[0][0])
 
     def count_lines(
         self,
@@ -420,3 +535,19 @@ def _like_prefix(prefix: str) -> str:
         .replace("_", _LIKE_ESCAPE + "_")
     )
     return escaped + "%"
+
+
+def _first(pair: tuple[int, Any]) -> int:
+    return pair[0]
+
+
+def _form_in(
+    column: InstrumentedAttribute[int], forms: Sequence[int], *, indexed: bool
+) -> ColumnElement[bool]:
+    """``column IN forms``; unless `indexed`, written so that no index serves it.
+
+    Rows reached by line id are better read whole (a line has a few dozen) and tested
+    against the list than sought once per form or found through the form index: SQLite uses
+    no index for ``column + 0``.
+    """
+    return column.in_(forms) if indexed else (column + 0).in_(forms)
