@@ -47,13 +47,13 @@ semantic index with the change feed after its high-water mark.
 **Cost.** A one-word query (with its variants, near misses or prefix forms) reads, for each
 accepted form, only the form's best ``offset + limit`` lines in index order, and counts the
 matching lines up to `TOTAL_LIMIT`. A query of several single words (ORs and exclusions
-included) finds its best lines with the threshold algorithm of `indexer.topk`, reading each
-form's lines best first only until no unread line can enter the page, and counts the lines
-that answer it up to `SEVERAL_TOTAL_LIMIT`. Queries with a phrase, a word accepting more than 64
-forms (a short prefix), or spelling variants while some collection has them off read every
-matching row of their rarest OR group first, then only the surviving lines for the other
-groups, phrase words and exclusions: those cost time in proportion to their words'
-frequency.
+included) finds its best lines with the threshold algorithm of `indexer.topk`: each form's
+lines are read best first, only until no unread line can enter the page; the lines that
+answer it are counted up to `SEVERAL_TOTAL_LIMIT`. The other queries (with a phrase, with a
+word accepting more than 256 forms such as a short prefix, or with spelling variants while
+some collection has them off) read every matching row of their rarest OR group first, then
+only the surviving lines for the other groups, phrase words and exclusions: they cost time
+in proportion to their words' frequency.
 
 **Limits.** Every search has a deadline (``timeout_s``): each SQL statement is interrupted
 when it runs past it and `SearchTimeoutError` is raised. User text reaches SQL only as bound
@@ -112,6 +112,8 @@ look-up of the other words, where a one-word count only walks an index."""
 
 _BEST_MAX_FORMS = 64
 """Most accepted forms for which a one-word search reads each form's best lines."""
+_TOP_MAX_FORMS = 256
+"""Most accepted forms per word for which a several-word search uses `indexer.topk`."""
 _SIZE_CAP = 2000
 """Lines counted per word when ordering a query's words from the rarest."""
 _RESTRICT_MAX = 20_000
@@ -599,7 +601,7 @@ class _Matcher:
         """The `wanted` best lines of a query of single words, and the total (`indexer.topk`).
 
         None for queries it does not serve (phrases, a word accepting more than
-        `_BEST_MAX_FORMS` forms, spelling variants while some collection has them off):
+        `_TOP_MAX_FORMS` forms, spelling variants while some collection has them off):
         `score` serves those.
         """
         terms = [term for group in plan.groups for term in group] + list(plan.excluded)
@@ -613,14 +615,14 @@ class _Matcher:
             words = []
             for term in group:
                 position = self._accepted(term.keys[0], prefix=term.prefix, fuzzy=True)
-                if len(position) > _BEST_MAX_FORMS or (off and _has_variants(position)):
+                if len(position) > _TOP_MAX_FORMS or (off and _has_variants(position)):
                     return None
                 words.append(_word_forms(position))
             groups.append(tuple(words))
         excluded = []
         for term in plan.excluded:
             position = self._accepted(term.keys[0], prefix=term.prefix, fuzzy=False)
-            if len(position) > _BEST_MAX_FORMS or (off and _has_variants(position)):
+            if len(position) > _TOP_MAX_FORMS or (off and _has_variants(position)):
                 return None
             excluded.append(_word_forms(position))
         for group in plan.groups:
@@ -633,23 +635,9 @@ class _Matcher:
             collection_id=collection_id,
             min_confidence=min_confidence,
         )
-        scores = topk.top_lines(self.reader, query, wanted)
-        total = self.reader.count_lines_with_all(
-            [topk.forms_of(group) for group in groups],
-            # A line is ruled out by an excluded word in its text (exact), else by a form
-            # of weight 1 with probability 1 (module docstring).
-            excluded=[
-                form.form_id
-                for word in excluded
-                for form in word
-                if self.exact or form.weight >= 1.0
-            ],
-            collection_id=collection_id,
-            min_confidence=min_confidence,
-            in_text=self.exact,
-            cap=max(SEVERAL_TOTAL_LIMIT, wanted + 1),
+        return topk.best_lines(
+            self.reader, query, wanted, count_cap=max(SEVERAL_TOTAL_LIMIT, wanted + 1)
         )
-        return scores, max(total, len(scores))
 
     def _remember(self, position: _Position) -> None:
         """Notes the accepted forms, to mark the matched words of the hits."""

@@ -9,6 +9,7 @@ User text only ever reaches SQL as bound parameters.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,7 +38,9 @@ _PROGRESS_STEPS = 1000
 _SEEK_FORMS = 4
 """Up to this many forms, a count seeks a line's rows for them one form at a time."""
 _INTERSECT_ROWS = 100_000
-"""Up to this many rows per group, a count intersects the groups' line sets."""
+"""Up to this many rows per group, `lines_with_all` intersects the groups' line sets."""
+_WALK_ROWS = 20_000
+"""Up to this many rows in its smallest group, `lines_with_all` walks that group's rows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +324,53 @@ class SearchReader:
             for line_id, prob, conf in found
         ]
 
+    def lines_with_all(
+        self, groups: Sequence[Collection[int]], *, in_text: bool = False, limit: int
+    ) -> list[int] | None:
+        """The lines holding a form of every group, when there are at most `limit` of them.
+
+        Only when that is cheap to know: every group has at most `_INTERSECT_ROWS` rows (the
+        groups' line sets are intersected), or the smallest has at most `_WALK_ROWS` (its
+        rows are walked and the other groups looked up line by line); and not when, were
+        the groups independent, they would meet in more than twice `limit` lines. A line
+        holds a form when its probability is above 0, or with `in_text` when its current
+        text holds it.
+
+        Args:
+            groups: Form ids per group.
+            in_text: As in `matches`.
+            limit: Most lines wanted.
+
+        Returns:
+            The line ids, or None when there are more than `limit` lines or finding them
+            would cost too much.
+        """
+        if not groups or any(not group for group in groups):
+            return []
+        sizes = [self._rows_up_to(group, in_text, _INTERSECT_ROWS + 1) for group in groups]
+        ordered = [group for _, group in sorted(zip(sizes, groups, strict=True), key=_first)]
+        # Were the words independent, this many lines would hold them all: when that is far
+        # above `limit`, finding out costs more than it can save.
+        lines = max(1, int(self._rows(select(func.max(LineRow.id)))[0][0] or 0))
+        if math.prod(size / lines for size in sizes) * lines > limit:
+            return None
+        query: Any
+        if max(sizes) <= _INTERSECT_ROWS:
+            query = intersect(
+                *(
+                    select(LineWordRow.line_id).where(
+                        LineWordRow.form_id.in_(sorted(group)), _holds(LineWordRow, in_text)
+                    )
+                    for group in ordered
+                )
+            )
+        elif min(sizes) <= _WALK_ROWS:
+            query = self._walk(ordered, (), in_text)
+        else:
+            return None
+        rows = self._rows(query.limit(limit + 1))
+        return None if len(rows) > limit else [int(row[0]) for row in rows]
+
     def count_lines_with_all(
         self,
         groups: Sequence[Collection[int]],
@@ -333,12 +383,11 @@ class SearchReader:
     ) -> int:
         """How many lines hold a form of every group and no excluded form, up to `cap`.
 
-        A line holds a form when its probability is above 0, or with `in_text` when its
-        current text holds it. An excluded form rules a line out when it is in the current
-        text (`in_text`), else when its probability is 1. When every group has at most
-        `_INTERSECT_ROWS` rows (and no filter is set), the groups' line sets are
-        intersected; otherwise the smallest group's rows are walked and the other groups
-        looked up line by line, until `cap` lines are counted.
+        A line holds a form as in `lines_with_all`. An excluded form rules a line out when
+        it is in the current text (`in_text`), else when its probability is 1. The smallest
+        group's rows are walked and the other groups looked up line by line, until `cap`
+        lines are counted: quick when the groups often meet, as when `lines_with_all`
+        found too many lines.
 
         Args:
             groups: Form ids per group; a line must hold one of every group's.
@@ -350,59 +399,49 @@ class SearchReader:
         """
         if not groups or any(not group for group in groups):
             return 0
-
-        def holds(row: Any) -> ColumnElement[bool]:
-            return row.text_confidence.is_not(None) if in_text else row.probability > 0
-
-        def rules_out(row: Any) -> ColumnElement[bool]:
-            return row.text_confidence.is_not(None) if in_text else row.probability >= 1.0
-
-        sizes = [self._rows_up_to(group, holds, _INTERSECT_ROWS + 1) for group in groups]
+        sizes = [self._rows_up_to(group, in_text, _INTERSECT_ROWS + 1) for group in groups]
         ordered = [group for _, group in sorted(zip(sizes, groups, strict=True), key=_first)]
-        if max(sizes) <= _INTERSECT_ROWS and collection_id is None and min_confidence is None:
-            sets: Any = intersect(
-                *(
-                    select(LineWordRow.line_id).where(
-                        LineWordRow.form_id.in_(sorted(group)), holds(LineWordRow)
-                    )
-                    for group in ordered
-                )
-            )
-            lines = sets.subquery()
-            counted = select(lines.c.line_id)
-            few = len(excluded) <= _SEEK_FORMS
-            if excluded:
-                # A NOT EXISTS, not EXCEPT: SQLite takes no parenthesised compound selects.
-                counted = counted.where(
-                    ~exists().where(
-                        LineWordRow.line_id == lines.c.line_id,
-                        _form_in(LineWordRow.form_id, sorted(excluded), indexed=few),
-                        rules_out(LineWordRow),
-                    )
-                )
-            rows = self._rows(select(func.count()).select_from(counted.limit(cap).subquery()))
-            return int(rows[0][0])
-        driver = select(LineWordRow.line_id).where(
-            LineWordRow.form_id.in_(sorted(ordered[0])), holds(LineWordRow)
+        walk = self._filtered(
+            self._walk(ordered, excluded, in_text),
+            collection_id=collection_id,
+            min_confidence=min_confidence,
         )
-        for group, other in ((g, aliased(LineWordRow)) for g in [*ordered[1:], excluded] if g):
-            found = exists().where(
-                other.line_id == LineWordRow.line_id,
-                _form_in(other.form_id, sorted(group), indexed=len(group) <= _SEEK_FORMS),
-                rules_out(other) if group is excluded else holds(other),
-            )
-            driver = driver.where(~found if group is excluded else found)
-        driver = self._filtered(
-            driver.distinct(), collection_id=collection_id, min_confidence=min_confidence
-        )
-        rows = self._rows(select(func.count()).select_from(driver.limit(cap).subquery()))
+        rows = self._rows(select(func.count()).select_from(walk.limit(cap).subquery()))
         return int(rows[0][0])
 
-    def _rows_up_to(self, form_ids: Collection[int], holds: Any, limit: int) -> int:
-        """Rows of `line_words` for these forms (where `holds`), counted up to `limit`."""
+    @staticmethod
+    def _walk(groups: Sequence[Collection[int]], excluded: Collection[int], in_text: bool) -> Any:
+        """The lines of the first group's rows that hold the other groups and no excluded form.
+
+        The first group's rows are walked, the others looked up line by line.
+        """
+        walk = select(LineWordRow.line_id).where(
+            LineWordRow.form_id.in_(sorted(groups[0])), _holds(LineWordRow, in_text)
+        )
+        checks = [(group, False) for group in groups[1:]]
+        if excluded:
+            checks.append((excluded, True))
+        for forms, ruling_out in checks:
+            other = aliased(LineWordRow)
+            if ruling_out:
+                condition = (
+                    other.text_confidence.is_not(None) if in_text else other.probability >= 1.0
+                )
+            else:
+                condition = _holds(other, in_text)
+            found = exists().where(
+                other.line_id == LineWordRow.line_id,
+                _form_in(other.form_id, sorted(forms), indexed=len(forms) <= _SEEK_FORMS),
+                condition,
+            )
+            walk = walk.where(~found if ruling_out else found)
+        return walk.distinct()
+
+    def _rows_up_to(self, form_ids: Collection[int], in_text: bool, limit: int) -> int:
+        """Rows of `line_words` holding these forms (as in `lines_with_all`), up to `limit`."""
         inner = (
             select(LineWordRow.line_id)
-            .where(LineWordRow.form_id.in_(sorted(form_ids)), holds(LineWordRow))
+            .where(LineWordRow.form_id.in_(sorted(form_ids)), _holds(LineWordRow, in_text))
             .limit(limit)
         )
         return int(self._rows(select(func.count()).select_from(inner.subquery()))[0][0])
@@ -551,3 +590,13 @@ def _form_in(
     no index for ``column + 0``.
     """
     return column.in_(forms) if indexed else (column + 0).in_(forms)
+
+
+def _holds(row: Any, in_text: bool) -> ColumnElement[bool]:
+    """Whether a `line_words` row says its line holds its form (`lines_with_all`)."""
+    return row.text_confidence.is_not(None) if in_text else row.probability > 0
+
+
+def _rules_out(row: Any, in_text: bool) -> ColumnElement[bool]:
+    """Whether a `line_words` row of an excluded form rules its line out."""
+    return row.text_confidence.is_not(None) if in_text else row.probability >= 1.0

@@ -21,8 +21,12 @@ Fagin's threshold algorithm:
    its form by 0; once every form of a word is exhausted, the threshold is 0 and reading
    stops (a query with a rare word costs what reading the rare word's lines costs).
 
-`count_matching` counts the lines that answer the query, up to a cap, in one statement that
-walks the rarest group's rows and checks the others by primary key.
+Before that, `best_lines` asks the database for the lines that hold every group
+(`SearchReader.lines_with_all`), when that is cheap and they are few (at most
+`CANDIDATE_LINES`): two words that seldom meet are answered by scoring just those lines, with
+an exact total. Otherwise the threshold algorithm runs and the lines that answer the query
+are counted up to a cap (`SearchReader.count_lines_with_all`), walking the rarest group's
+rows and looking the others up by primary key.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ FIRST_BATCH = 256
 """Rows read from a stream in the first round (at least twice the lines wanted)."""
 MAX_BATCH = 4096
 """Most rows read from one stream in one round; batches double until then."""
+CANDIDATE_LINES = 2000
+"""Up to this many lines holding every group, all are scored instead of searched."""
 EXACT_FLOOR = 1e-6
 """Lowest exact-mode value of a form that is in the text: a word read with confidence 0 is
 still found."""
@@ -74,7 +80,6 @@ class TopQuery:
             is dropped.
         collection_id: Only lines of this collection.
         min_confidence: Only lines at least this confident (corrected lines always pass).
-        skip_collections: Collections where variant-only forms do not count.
     """
 
     groups: tuple[Group, ...]
@@ -82,7 +87,6 @@ class TopQuery:
     exact: bool = False
     collection_id: int | None = None
     min_confidence: float | None = None
-    skip_collections: frozenset[int] = frozenset()
 
 
 @dataclass(slots=True)
@@ -102,6 +106,53 @@ class _Stream:
         if self.last is None:
             return self.form.weight
         return self.form.weight * _scale(self.last[0], exact)
+
+
+def best_lines(
+    reader: SearchReader, query: TopQuery, wanted: int, *, count_cap: int
+) -> tuple[dict[int, float], int]:
+    """The `wanted` best lines of a query, and how many lines answer it.
+
+    When few lines hold every group (at most `CANDIDATE_LINES`, found cheaply by
+    `SearchReader.lines_with_all`), they are all scored: the total is exact. Otherwise the
+    threshold algorithm (`top_lines`) finds the best, and the lines are counted up to
+    `count_cap`.
+
+    Args:
+        reader: The search's reader.
+        query: The query.
+        wanted: How many lines.
+        count_cap: Counting stops there when the lines are many.
+
+    Returns:
+        (line id -> score for at most `wanted` lines, total).
+
+    Raises:
+        SearchTimeoutError: If the search runs past its deadline.
+    """
+    groups = [forms_of(group) for group in query.groups]
+    candidates = reader.lines_with_all(groups, in_text=query.exact, limit=CANDIDATE_LINES)
+    if candidates is not None:
+        scores = _score_candidates(reader, query, candidates)
+        best = heapq.nsmallest(wanted, scores.items(), key=lambda item: (-item[1], item[0]))
+        return dict(best), len(scores)
+    top = top_lines(reader, query, wanted)
+    total = reader.count_lines_with_all(
+        groups,
+        # An excluded word rules a line out when it is in its text (exact mode), else when
+        # a form of weight 1 has probability 1 (`score_lines`).
+        excluded=[
+            form.form_id
+            for word in query.excluded
+            for form in word
+            if query.exact or form.weight >= 1.0
+        ],
+        collection_id=query.collection_id,
+        min_confidence=query.min_confidence,
+        in_text=query.exact,
+        cap=count_cap,
+    )
+    return top, max(total, len(top))
 
 
 def top_lines(reader: SearchReader, query: TopQuery, wanted: int) -> dict[int, float]:
@@ -127,9 +178,7 @@ def top_lines(reader: SearchReader, query: TopQuery, wanted: int) -> dict[int, f
         for t, word in enumerate(group)
         for form in word
     ]
-    all_forms = {
-        form.form_id for words in (*query.groups, query.excluded) for word in words for form in word
-    }
+    all_forms = _query_forms(query)
     seen: set[int] = set()
     scores: dict[int, float] = {}
     while True:
@@ -138,14 +187,7 @@ def top_lines(reader: SearchReader, query: TopQuery, wanted: int) -> dict[int, f
             met.update(_advance(reader, stream, query) - seen)
         if met:
             seen |= met
-            rows = reader.matches(
-                all_forms,
-                collection_id=query.collection_id,
-                min_confidence=query.min_confidence,
-                in_text=query.exact,
-                line_ids=met,
-            )
-            scores.update(score_lines(query, rows))
+            scores.update(_score_candidates(reader, query, met, all_forms))
         threshold = _threshold(query, streams)
         if threshold <= 0:
             break
@@ -157,6 +199,29 @@ def top_lines(reader: SearchReader, query: TopQuery, wanted: int) -> dict[int, f
                 break
     best = heapq.nsmallest(wanted, scores.items(), key=lambda item: (-item[1], item[0]))
     return dict(best)
+
+
+def _query_forms(query: TopQuery) -> set[int]:
+    return {form.form_id for words in (*query.groups, query.excluded) for w in words for form in w}
+
+
+def _score_candidates(
+    reader: SearchReader,
+    query: TopQuery,
+    line_ids: Collection[int],
+    forms: Collection[int] | None = None,
+) -> dict[int, float]:
+    """Scores lines in full from their rows for every form of the query (random access)."""
+    if not line_ids:
+        return {}
+    rows = reader.matches(
+        _query_forms(query) if forms is None else forms,
+        collection_id=query.collection_id,
+        min_confidence=query.min_confidence,
+        in_text=query.exact,
+        line_ids=line_ids,
+    )
+    return score_lines(query, rows)
 
 
 def score_lines(query: TopQuery, rows: Sequence[LineWordMatch]) -> dict[int, float]:
@@ -226,7 +291,6 @@ def _advance(reader: SearchReader, stream: _Stream, query: TopQuery) -> set[int]
         collection_id=query.collection_id,
         min_confidence=query.min_confidence,
         in_text=query.exact,
-        skip_collections=query.skip_collections if stream.form.variant_only else (),
         after=stream.last,
     )
     if len(rows) < stream.batch:

@@ -58,11 +58,23 @@ LINES_PER_PAGE = 30
 QUERIES = 24
 
 
-@pytest.fixture(autouse=True)
-def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Batches far smaller than the lines per word, so that reading stops early."""
+STRATEGIES = ["intersect", "walk", "threshold"]
+
+
+def _use(strategy: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Makes several-word searches take one way (`indexer.topk.best_lines`).
+
+    "intersect" and "walk": the lines holding every word are found by intersecting the
+    words' line sets, or by walking the rarest word's rows, and all scored. "threshold":
+    the threshold algorithm, with batches far smaller than the lines per word, so that
+    reading stops early; totals are then counted by walking.
+    """
     monkeypatch.setattr(topk, "FIRST_BATCH", 1)
     monkeypatch.setattr(topk, "MAX_BATCH", 8)
+    if strategy == "walk":
+        monkeypatch.setattr(search_reader, "_INTERSECT_ROWS", 0)
+    elif strategy == "threshold":
+        monkeypatch.setattr(topk, "CANDIDATE_LINES", 0)
 
 
 def _line(rng: random.Random, page: int, number: int) -> Line:
@@ -135,7 +147,10 @@ def _ranking(service: SearchService, query: str, mode: str, **options: object) -
 
 
 @pytest.mark.parametrize("mode", ["exact", "prob", "fuzzy", "auto"])
-def test_the_best_lines_are_the_head_of_the_full_ranking(service: SearchService, mode: str) -> None:
+def test_the_best_lines_are_the_head_of_the_full_ranking(
+    service: SearchService, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _use("threshold", monkeypatch)
     compared = 0
     for query in _queries(_seed(mode)):
         full = _ranking(service, query, mode, limit=PAGES * LINES_PER_PAGE)
@@ -146,8 +161,12 @@ def test_the_best_lines_are_the_head_of_the_full_ranking(service: SearchService,
     assert compared >= QUERIES // 4  # enough queries with more lines than shown
 
 
+@pytest.mark.parametrize("strategy", ["intersect", "threshold"])
 @pytest.mark.parametrize("mode", ["exact", "prob", "auto"])
-def test_filters_keep_the_head_of_the_filtered_ranking(service: SearchService, mode: str) -> None:
+def test_filters_keep_the_head_of_the_filtered_ranking(
+    service: SearchService, mode: str, strategy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _use(strategy, monkeypatch)
     for query in ("que de", "dios -rey", "carta OR merced senor"):
         for options in ({"collection": "b"}, {"min_confidence": 0.6}):
             result = service.search(query, mode=mode, limit=PAGES * LINES_PER_PAGE, **options)
@@ -156,17 +175,13 @@ def test_filters_keep_the_head_of_the_filtered_ranking(service: SearchService, m
             assert _ranking(service, query, mode, limit=3, **options) == full[:3], (query, options)
 
 
-@pytest.mark.parametrize("intersect_rows", [100_000, 0], ids=["intersect", "walk"])
+@pytest.mark.parametrize("strategy", STRATEGIES)
 @pytest.mark.parametrize("mode", ["exact", "prob", "fuzzy", "auto"])
 def test_top_lines_equal_the_scores_of_every_matching_line(
-    service: SearchService, mode: str, intersect_rows: int, monkeypatch: pytest.MonkeyPatch
+    service: SearchService, mode: str, strategy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The threshold algorithm against `_Matcher.score`, which reads every matching row.
-
-    Totals are counted both ways: intersecting the words' line sets, and walking the
-    rarest word's rows.
-    """
-    monkeypatch.setattr(search_reader, "_INTERSECT_ROWS", intersect_rows)
+    """Each way against `_Matcher.score`, which reads every matching row."""
+    _use(strategy, monkeypatch)
     repository = service._repository
     lexical = service._fresh_lexical()
     for query in _queries(_seed(mode) + 1):

@@ -197,7 +197,7 @@ def test_rebuild_writes_the_index_and_its_manifest(repository: Repository, home:
         max(forms),
     )
     assert manifest.change_id == repository.last_change_id() > 0
-    assert manifest.schema_revision == "0003"
+    assert manifest.schema_revision == "0004"
     assert manifest.size_bytes == index_path(folder, LEXICAL).stat().st_size
     assert manifest.sha256 == hashlib.sha256(index_path(folder, LEXICAL).read_bytes()).hexdigest()
     assert sorted(p.name for p in folder.iterdir()) == ["lexical.json", "lexical.npz"]
@@ -313,7 +313,9 @@ def test_a_correction_without_new_forms_leaves_the_lexical_index_fresh(
     assert check(repository, home, [LEXICAL])[0].ok
 
 
-@pytest.mark.parametrize(("built_at", "ok"), [("0002", True), ("0003", True), ("0001", False)])
+@pytest.mark.parametrize(
+    ("built_at", "ok"), [("0002", True), ("0003", True), ("0004", True), ("0001", False)]
+)
 def test_an_index_stays_valid_across_revisions_that_do_not_change_its_content(
     repository: Repository, home: Path, built_at: str, ok: bool
 ) -> None:
