@@ -49,11 +49,12 @@ accepted form, only the form's best ``offset + limit`` lines in index order, and
 matching lines up to `TOTAL_LIMIT`. A query of several single words (ORs and exclusions
 included) finds its best lines with the threshold algorithm of `indexer.topk`: each form's
 lines are read best first, only until no unread line can enter the page; the lines that
-answer it are counted up to `SEVERAL_TOTAL_LIMIT`. The other queries (with a phrase, with a
-word accepting more than 256 forms such as a short prefix, or with spelling variants while
-some collection has them off) read every matching row of their rarest OR group first, then
-only the surviving lines for the other groups, phrase words and exclusions: they cost time
-in proportion to their words' frequency.
+answer it are counted up to `SEVERAL_TOTAL_LIMIT`. A query made of one phrase scores the
+lines holding all its words best bound first (`_Matcher.phrase`). The other queries (a
+phrase with other terms, a word accepting more than 256 forms such as a short prefix, or
+spelling variants while some collection has them off) read every matching row of their
+rarest OR group first, then only the surviving lines for the other groups, phrase words
+and exclusions: they cost time in proportion to their words' frequency.
 
 **Limits.** Every search has a deadline (``timeout_s``): each SQL statement is interrupted
 when it runs past it and `SearchTimeoutError` is raised. User text reaches SQL only as bound
@@ -114,6 +115,10 @@ _BEST_MAX_FORMS = 64
 """Most accepted forms for which a one-word search reads each form's best lines."""
 _TOP_MAX_FORMS = 256
 """Most accepted forms per word for which a several-word search uses `indexer.topk`."""
+_PHRASE_BATCH = 500
+"""Lines scored at a time when searching a phrase."""
+_PHRASE_COUNT_LINES = 2000
+"""Lines a phrase search scores at most for its total, once its best lines are known."""
 _SIZE_CAP = 2000
 """Lines counted per word when ordering a query's words from the rarest."""
 _RESTRICT_MAX = 20_000
@@ -219,7 +224,8 @@ class SearchResult:
         total: How many lines matched in all; for a one-word query counted up to
             `TOTAL_LIMIT`, for several single words up to `SEVERAL_TOTAL_LIMIT` or one
             more than ``offset + limit`` (a total equal to the cap means at least that
-            many); for semantic search, among the passages retrieved.
+            many); for a lone phrase, among the lines scored (`_Matcher.phrase`); for
+            semantic search, among the passages retrieved.
         elapsed_s: Wall-clock seconds the search took.
         mode: The mode used.
     """
@@ -350,6 +356,8 @@ class SearchService:
                 best = matcher.best(plan, collection_id, min_confidence, offset + limit)
                 if best is None:
                     best = matcher.top(plan, collection_id, min_confidence, offset + limit)
+                if best is None:
+                    best = matcher.phrase(plan, collection_id, min_confidence, offset + limit)
                 if best is None:
                     scored = matcher.score(plan, collection_id, min_confidence)
                     total = len(scored)
@@ -639,6 +647,55 @@ class _Matcher:
             self.reader, query, wanted, count_cap=max(SEVERAL_TOTAL_LIMIT, wanted + 1)
         )
 
+    def phrase(
+        self, plan: _Plan, collection_id: int | None, min_confidence: float | None, wanted: int
+    ) -> tuple[dict[int, float], int] | None:
+        """The `wanted` best lines of a query made of one phrase, and the total.
+
+        The lines holding every word of the phrase come from the database with a bound of
+        their score (`SearchReader.phrase_bounds`), highest first; they are scored in
+        batches of `_PHRASE_BATCH` until no line left can beat the `wanted`-th best. The
+        total counts the lines holding the phrase among those scored, which goes on until
+        it reaches `SEVERAL_TOTAL_LIMIT` or `_PHRASE_COUNT_LINES` lines were scored (then
+        it is the count so far). None for other queries.
+        """
+        if len(plan.groups) != 1 or len(plan.groups[0]) != 1 or plan.excluded:
+            return None
+        term = plan.groups[0][0]
+        if len(term.keys) < 2:
+            return None
+        self.collection_id = collection_id
+        self.min_confidence = min_confidence
+        positions = self._positions(term, fuzzy=True)
+        if any(len(position) > _TOP_MAX_FORMS for position in positions):
+            return None
+        for position in positions:
+            self._remember(position)
+        bounds = self.reader.phrase_bounds(
+            [{a.form_id: a.weight for a in position.values()} for position in positions],
+            in_text=self.exact,
+            floor=EXACT_FLOOR,
+            collection_id=collection_id,
+            min_confidence=min_confidence,
+        )
+        scores: dict[int, float] = {}
+        for start in range(0, len(bounds), _PHRASE_BATCH):
+            lines = [line_id for line_id, _ in bounds[start : start + _PHRASE_BATCH]]
+            per_position = [self._position_scores(p, lines) for p in positions]
+            holding = set(lines).intersection(*per_position)
+            for line_id, s in self._phrase_scores(term, positions, per_position, holding).items():
+                # As `score` combines a group of one term: 1 - (1 - s), the same float.
+                if 1.0 - s < 1.0:
+                    scores[line_id] = 1.0 - (1.0 - s)
+            scanned = start + len(lines)
+            if scanned >= len(bounds):
+                break
+            counted = len(scores) >= SEVERAL_TOTAL_LIMIT or scanned >= _PHRASE_COUNT_LINES
+            if counted and len(scores) >= wanted and _beyond_bound(scores, wanted, bounds[scanned]):
+                break
+        best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:wanted]
+        return dict(best), len(scores)
+
     def _remember(self, position: _Position) -> None:
         """Notes the accepted forms, to mark the matched words of the hits."""
         for form, accept in position.items():
@@ -814,6 +871,19 @@ class _Matcher:
             if total > 0:
                 scores[line_id] = min(1.0, total)
         return scores
+
+
+def _beyond_bound(scores: Mapping[int, float], wanted: int, next_line: tuple[int, float]) -> bool:
+    """Whether no line from `next_line` on (by bound, then id) can beat the `wanted`-th best.
+
+    Lines left have a score at most their bound, which is at most the next line's; a line
+    whose bound equals it and ties the `wanted`-th best has a larger id, and loses.
+    """
+    if not wanted:
+        return True
+    kth_id, kth = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[wanted - 1]
+    next_id, bound = next_line
+    return kth > bound or (kth == bound and kth_id < next_id)
 
 
 def _word_forms(position: _Position) -> topk.Word:

@@ -11,12 +11,25 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, func, intersect, literal, or_, select, text
+from sqlalchemy import (
+    Float,
+    Integer,
+    case,
+    column,
+    exists,
+    func,
+    intersect,
+    literal,
+    or_,
+    select,
+    text,
+    values,
+)
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, selectinload
 from sqlalchemy.sql.expression import ColumnElement
@@ -259,6 +272,93 @@ class SearchReader:
     def collections_without_variants(self) -> set[int]:
         """The ids of the collections whose searches do not fold spelling variants."""
         return self._collections_without_variants()
+
+    def phrase_bounds(
+        self,
+        positions: Sequence[Mapping[int, float]],
+        *,
+        in_text: bool = False,
+        floor: float = 0.0,
+        collection_id: int | None = None,
+        min_confidence: float | None = None,
+    ) -> list[tuple[int, float]]:
+        """Lines holding a form of every position, each with a bound of its phrase score.
+
+        With `in_text` (exact mode) the bound is the product over the positions of the
+        best ``w(f) * max(text confidence, floor)`` of the position's forms: the phrase's
+        score when the text holds it. Otherwise it is the smallest over the positions of
+        ``min(1, sum of w(f) * P(f, l))``: the readings that hold the phrase hold one of
+        each position's forms. The per-position values come from the database in one pass
+        over the forms' rows.
+
+        Args:
+            positions: Per position of the phrase, its forms' weights by form id.
+            in_text: As in `matches`.
+            floor: Lowest value of a form in the text (`in_text` only).
+            collection_id: As in `matches`.
+            min_confidence: As in `matches`.
+
+        Returns:
+            (line id, bound), highest bound first, then by line id.
+        """
+        rows = [
+            (position, form_id, weight)
+            for position, forms in enumerate(positions)
+            for form_id, weight in forms.items()
+        ]
+        if not rows or any(not forms for forms in positions):
+            return []
+        # A CTE: SQLite takes no column list after the alias of a FROM (VALUES ...).
+        accepted = (
+            values(
+                column("position", Integer),
+                column("form_id", Integer),
+                column("weight", Float),
+                name="accepted",
+            )
+            .data(rows)
+            .cte("accepted")
+        )
+        value: ColumnElement[float]
+        if in_text:
+            confidence = LineWordRow.text_confidence
+            value = func.max(
+                accepted.c.weight * case((confidence < floor, floor), else_=confidence)
+            )
+        else:
+            total = func.sum(accepted.c.weight * LineWordRow.probability)
+            value = case((total > 1.0, 1.0), else_=total)
+        per_position = self._filtered(
+            select(
+                LineWordRow.line_id.label("line_id"),
+                accepted.c.position.label("position"),
+                value.label("value"),
+            )
+            .select_from(accepted)
+            .join(LineWordRow, LineWordRow.form_id == accepted.c.form_id)
+            .where(_holds(LineWordRow, in_text))
+            .group_by(LineWordRow.line_id, accepted.c.position),
+            collection_id=collection_id,
+            min_confidence=min_confidence,
+        ).cte("per_position")
+        # Only the lines holding every position leave the database.
+        complete = (
+            select(per_position.c.line_id)
+            .group_by(per_position.c.line_id)
+            .having(func.count() == len(positions))
+        )
+        query = select(per_position.c.line_id, per_position.c.position, per_position.c.value).where(
+            per_position.c.line_id.in_(complete)
+        )
+        per_line: dict[int, list[float]] = {}
+        for line_id, position, v in self._rows(query):
+            per_line.setdefault(int(line_id), [0.0] * len(positions))[int(position)] = float(v)
+        bounds = []
+        for line_id, found in per_line.items():
+            if all(found):
+                bounds.append((line_id, math.prod(found) if in_text else min(found)))
+        bounds.sort(key=lambda item: (-item[1], item[0]))
+        return bounds
 
     def top_matches(
         self,

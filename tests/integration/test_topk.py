@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from htr.document import Alternative, Line, Page, Word
-from indexer import search_reader, topk
+from indexer import search, search_reader, topk
 from indexer.db import open_database
 from indexer.repository import Repository, SourceFile
 from indexer.search import SearchService, _Matcher, _plan_of
@@ -194,3 +194,45 @@ def test_top_lines_equal_the_scores_of_every_matching_line(
         ranked = sorted(every.items(), key=lambda item: (-item[1], item[0]))
         assert sorted(scores.items(), key=lambda item: (-item[1], item[0])) == ranked[:10], query
         assert total == len(every), query
+
+
+def _phrases(seed: int) -> Iterator[str]:
+    rng = random.Random(seed)
+    for _ in range(QUERIES):
+        words = rng.sample(VOCABULARY[:10], rng.choice((2, 2, 3)))
+        if rng.random() < 0.3:
+            words[0] = words[0][:-1] + "x"  # a near miss, for fuzzy and auto
+        yield '"' + " ".join(words) + '"'
+
+
+@pytest.mark.parametrize("early", [False, True], ids=["all", "early"])
+@pytest.mark.parametrize("mode", ["exact", "prob", "fuzzy", "auto"])
+def test_a_phrase_scores_its_best_lines_first(
+    service: SearchService, mode: str, early: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lone phrase, scored best bound first, against `_Matcher.score` (every line).
+
+    "early": small batches and no counting beyond the best lines, so that scoring stops
+    as soon as no line left can beat them (the total is then a count so far).
+    """
+    if early:
+        monkeypatch.setattr(search, "_PHRASE_BATCH", 3)
+        monkeypatch.setattr(search, "_PHRASE_COUNT_LINES", 0)
+    repository = service._repository
+    lexical = service._fresh_lexical()
+    stopped_early = 0
+    for query in _phrases(_seed(mode) + 2):
+        plan = _plan_of(query)
+        with repository.search_reader(10.0) as reader:
+            found = _Matcher(reader, mode, service.settings, lexical).phrase(plan, None, None, 5)
+            every = _Matcher(reader, mode, service.settings, lexical).score(plan, None, None)
+        assert found is not None, query
+        scores, total = found
+        ranked = sorted(every.items(), key=lambda item: (-item[1], item[0]))
+        assert sorted(scores.items(), key=lambda item: (-item[1], item[0])) == ranked[:5], query
+        if early:
+            assert len(scores) <= total <= len(every), query
+            stopped_early += total < len(every)
+        else:
+            assert total == len(every), query
+    assert stopped_early or not early
