@@ -80,7 +80,7 @@ from indexer.normalize import word_keys
 from indexer.passages import first_line_of, is_window, window_lines
 from indexer.query import Operand, Phrase, QuerySyntaxError, parse_query
 from indexer.repository import Repository
-from indexer.search_reader import LineWordMatch, LocatedLine, SearchReader
+from indexer.search_reader import LocatedLine, SearchReader
 from indexer.topk import EXACT_FLOOR
 from indexer.word_index import FORM_SETTINGS, line_readings, variant_key
 
@@ -364,8 +364,7 @@ class SearchService:
                 else:
                     scored, total = best
                 state = matcher.state
-            ranked = sorted(scored.items(), key=lambda item: (-item[1], item[0]))
-            page = ranked[offset : offset + limit]
+            page = topk.ranked(scored)[offset : offset + limit]
             missing = [line_id for line_id, _ in page if line_id not in state.located]
             state.located.update(reader.located_lines(missing))
             hits = tuple(
@@ -589,7 +588,7 @@ class _Matcher:
                 in_text=self.exact,
                 skip_collections=off if accept.variant_only else (),
             ):
-                s = accept.weight * _value(row, exact=self.exact)
+                s = accept.weight * topk.row_value(row, exact=self.exact)
                 if s > scores.get(row.line_id, 0.0):
                     scores[row.line_id] = s
         total = self.reader.count_lines(
@@ -600,7 +599,7 @@ class _Matcher:
             in_text=self.exact,
             cap=TOTAL_LIMIT,
         )
-        best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:wanted]
+        best = topk.ranked(scores, wanted)
         return dict(best), max(total, len(best))
 
     def top(
@@ -625,6 +624,7 @@ class _Matcher:
                 position = self._accepted(term.keys[0], prefix=term.prefix, fuzzy=True)
                 if len(position) > _TOP_MAX_FORMS or (off and _has_variants(position)):
                     return None
+                self._remember(position)
                 words.append(_word_forms(position))
             groups.append(tuple(words))
         excluded = []
@@ -633,9 +633,6 @@ class _Matcher:
             if len(position) > _TOP_MAX_FORMS or (off and _has_variants(position)):
                 return None
             excluded.append(_word_forms(position))
-        for group in plan.groups:
-            for term in group:
-                self._remember(self._accepted(term.keys[0], prefix=term.prefix, fuzzy=True))
         query = topk.TopQuery(
             tuple(groups),
             tuple(excluded),
@@ -693,8 +690,7 @@ class _Matcher:
             counted = len(scores) >= SEVERAL_TOTAL_LIMIT or scanned >= _PHRASE_COUNT_LINES
             if counted and len(scores) >= wanted and _beyond_bound(scores, wanted, bounds[scanned]):
                 break
-        best = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:wanted]
-        return dict(best), len(scores)
+        return dict(topk.ranked(scores, wanted)), len(scores)
 
     def _remember(self, position: _Position) -> None:
         """Notes the accepted forms, to mark the matched words of the hits."""
@@ -839,7 +835,7 @@ class _Matcher:
             accept = by_id[row.form_id]
             if accept.variant_only and not row.variants:
                 continue
-            s = accept.weight * _value(row, exact=self.exact)
+            s = accept.weight * topk.row_value(row, exact=self.exact)
             if s > scores.get(row.line_id, 0.0):
                 scores[row.line_id] = s
         return scores
@@ -881,7 +877,7 @@ def _beyond_bound(scores: Mapping[int, float], wanted: int, next_line: tuple[int
     """
     if not wanted:
         return True
-    kth_id, kth = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[wanted - 1]
+    kth_id, kth = topk.ranked(scores, wanted)[-1]
     next_id, bound = next_line
     return kth > bound or (kth == bound and kth_id < next_id)
 
@@ -892,15 +888,6 @@ def _word_forms(position: _Position) -> topk.Word:
 
 def _has_variants(position: _Position) -> bool:
     return any(accept.variant_only for accept in position.values())
-
-
-def _value(row: LineWordMatch, *, exact: bool) -> float:
-    if exact:
-        if row.text_confidence is None:
-            return 0.0
-        # The text holds the word: a hit however unsure the recognizer was.
-        return max(row.text_confidence, EXACT_FLOOR)
-    return row.probability
 
 
 def _phrase_weight(keys: Sequence[str], positions: Sequence[_Position], term: _Term) -> float:

@@ -118,6 +118,8 @@ class SearchReader:
         self._session = session
         self._deadline = deadline
         self._dialect = session.get_bind().dialect.name
+        self._without_variants: set[int] | None = None
+        self._row_counts: dict[tuple[tuple[int, ...], bool], int] = {}
 
     @contextmanager
     def bounded(self) -> Iterator[None]:
@@ -266,8 +268,11 @@ class SearchReader:
         return found
 
     def _collections_without_variants(self) -> set[int]:
-        rows = self._rows(select(CollectionRow.id).where(CollectionRow.variants.is_(False)))
-        return {int(row[0]) for row in rows}
+        # Read once per search: it is asked for every look-up of a multi-word search.
+        if self._without_variants is None:
+            rows = self._rows(select(CollectionRow.id).where(CollectionRow.variants.is_(False)))
+            self._without_variants = {int(row[0]) for row in rows}
+        return self._without_variants
 
     def collections_without_variants(self) -> set[int]:
         """The ids of the collections whose searches do not fold spelling variants."""
@@ -447,8 +452,7 @@ class SearchReader:
         """
         if not groups or any(not group for group in groups):
             return []
-        sizes = [self._rows_up_to(group, in_text, _INTERSECT_ROWS + 1) for group in groups]
-        ordered = [group for _, group in sorted(zip(sizes, groups, strict=True), key=_first)]
+        sizes, ordered = self._rarest_first(groups, in_text)
         # Were the words independent, this many lines would hold them all: when that is far
         # above `limit`, finding out costs more than it can save.
         lines = max(1, int(self._rows(select(func.max(LineRow.id)))[0][0] or 0))
@@ -499,8 +503,7 @@ class SearchReader:
         """
         if not groups or any(not group for group in groups):
             return 0
-        sizes = [self._rows_up_to(group, in_text, _INTERSECT_ROWS + 1) for group in groups]
-        ordered = [group for _, group in sorted(zip(sizes, groups, strict=True), key=_first)]
+        _, ordered = self._rarest_first(groups, in_text)
         walk = self._filtered(
             self._walk(ordered, excluded, in_text),
             collection_id=collection_id,
@@ -537,14 +540,28 @@ class SearchReader:
             walk = walk.where(~found if ruling_out else found)
         return walk.distinct()
 
-    def _rows_up_to(self, form_ids: Collection[int], in_text: bool, limit: int) -> int:
-        """Rows of `line_words` holding these forms (as in `lines_with_all`), up to `limit`."""
-        inner = (
-            select(LineWordRow.line_id)
-            .where(LineWordRow.form_id.in_(sorted(form_ids)), _holds(LineWordRow, in_text))
-            .limit(limit)
-        )
-        return int(self._rows(select(func.count()).select_from(inner.subquery()))[0][0])
+    def _rarest_first(
+        self, groups: Sequence[Collection[int]], in_text: bool
+    ) -> tuple[list[int], list[Collection[int]]]:
+        """The groups' row counts (up to `_INTERSECT_ROWS` + 1), and the groups, fewest first.
+
+        Counts are kept for the rest of the search: `count_lines_with_all` follows
+        `lines_with_all` on the same groups.
+        """
+        sizes = []
+        for group in groups:
+            key = (tuple(sorted(group)), in_text)
+            if key not in self._row_counts:
+                inner = (
+                    select(LineWordRow.line_id)
+                    .where(LineWordRow.form_id.in_(key[0]), _holds(LineWordRow, in_text))
+                    .limit(_INTERSECT_ROWS + 1)
+                )
+                rows = self._rows(select(func.count()).select_from(inner.subquery()))
+                self._row_counts[key] = int(rows[0][0])
+            sizes.append(self._row_counts[key])
+        ordered = [group for _, group in sorted(zip(sizes, groups, strict=True), key=_first)]
+        return sizes, ordered
 
     def count_lines(
         self,

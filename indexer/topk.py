@@ -134,8 +134,7 @@ def best_lines(
     candidates = reader.lines_with_all(groups, in_text=query.exact, limit=CANDIDATE_LINES)
     if candidates is not None:
         scores = _score_candidates(reader, query, candidates)
-        best = heapq.nsmallest(wanted, scores.items(), key=lambda item: (-item[1], item[0]))
-        return dict(best), len(scores)
+        return dict(ranked(scores, wanted)), len(scores)
     top = top_lines(reader, query, wanted)
     total = reader.count_lines_with_all(
         groups,
@@ -197,8 +196,7 @@ def top_lines(reader: SearchReader, query: TopQuery, wanted: int) -> dict[int, f
                 kth_score == threshold and _tie_settled(query, streams, kth_id)
             ):
                 break
-    best = heapq.nsmallest(wanted, scores.items(), key=lambda item: (-item[1], item[0]))
-    return dict(best)
+    return dict(ranked(scores, wanted))
 
 
 def _query_forms(query: TopQuery) -> set[int]:
@@ -264,6 +262,30 @@ def score_lines(query: TopQuery, rows: Sequence[LineWordMatch]) -> dict[int, flo
     return scores
 
 
+def row_value(row: LineWordMatch, *, exact: bool) -> float:
+    """What a `line_words` row gives its form in a line's score.
+
+    The probability; in exact mode the text confidence, at least `EXACT_FLOOR` (0 when
+    the current text does not hold the form).
+    """
+    if not exact:
+        return row.probability
+    if row.text_confidence is None:
+        return 0.0
+    return _scale(row.text_confidence, exact)
+
+
+def ranked(scores: Mapping[int, float], wanted: int | None = None) -> list[tuple[int, float]]:
+    """(line id, score) best first, ties broken by smaller id; the first `wanted` only."""
+    if wanted is None:
+        return sorted(scores.items(), key=_rank)
+    return heapq.nsmallest(wanted, scores.items(), key=_rank)
+
+
+def _rank(item: tuple[int, float]) -> tuple[float, int]:
+    return -item[1], item[0]
+
+
 def _word_value(word: Word, found: Mapping[int, LineWordMatch], exact: bool) -> float:
     """The best weight x value of the word's forms in the line (0 when none is there)."""
     best = 0.0
@@ -271,10 +293,7 @@ def _word_value(word: Word, found: Mapping[int, LineWordMatch], exact: bool) -> 
         row = found.get(form.form_id)
         if row is None or (form.variant_only and not row.variants):
             continue
-        raw = row.text_confidence if exact else row.probability
-        if raw is None:
-            continue
-        best = max(best, form.weight * _scale(raw, exact))
+        best = max(best, form.weight * row_value(row, exact=exact))
     return best
 
 
@@ -385,8 +404,7 @@ def _last_line(
 
 def _kth(scores: Mapping[int, float], wanted: int) -> tuple[int, float]:
     """The `wanted`-th best (line id, score), ties broken by smaller id."""
-    kth = heapq.nsmallest(wanted, scores.items(), key=lambda item: (-item[1], item[0]))[-1]
-    return kth[0], kth[1]
+    return ranked(scores, wanted)[-1]
 
 
 def forms_of(words: Collection[Word]) -> list[int]:
