@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from htr.images import load_page_images  # noqa: E402
-from htr.layout_files import find_layout_file, read_layout_file  # noqa: E402
+from htr.layout.files import find_layout_file, read_layout_file  # noqa: E402
 from htr.line_images import crop_line  # noqa: E402
 from htr.model_factory import (  # noqa: E402
     ModelShape,

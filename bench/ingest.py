@@ -72,7 +72,7 @@ def make_pages(template: Image.Image, folder: Path, count: int, suffix: str) -> 
 
 def run_index(pages: Path, home: Path, model: Path, extra: list[str]) -> tuple[int, float, float]:
     """Runs `legajo index`; returns pages indexed, indexing seconds, peak RSS in MiB."""
-    command = [sys.executable, "-m", "indexer.cli", "index", str(pages), "--home", str(home)]
+    command = [sys.executable, "-m", "legajo", "index", str(pages), "--home", str(home)]
     command += ["--model", str(model), "--beams", "1", "--n-best", "1", *extra]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
     with tempfile.TemporaryFile("w+") as out:

@@ -12,9 +12,9 @@ variation), and simulates a recognizer: the best reading gets about one word in 
 (confusions such as ``u``/``n``, long ``s``/``f``, else random edits) and each of the other
 four readings changes one word of it. No HTR runs: pages of 30 lines are written straight
 into a fresh legajo database (SQLite, through bulk inserts into the ORM's tables), with the
-probabilistic word index computed by `indexer.word_index.line_forms`, as ingest does.
+probabilistic word index computed by `indexer.store.word_index.line_forms`, as ingest does.
 
-**Semantic index.** It covers the passages (lines and 3-line windows, `indexer.passages`)
+**Semantic index.** It covers the passages (lines and 3-line windows, `indexer.search.passages`)
 of the first ``--semantic-lines`` lines (default: all). all-MiniLM-L6-v2 embeds about 250
 lines and 90 windows a second on 2 CPU cores, so a million lines take about 3 hours: only
 the passages of the first ``--embedded-lines`` lines (default 50,000) are embedded by the
@@ -46,7 +46,7 @@ the earlier run, marked "kept").
 Each query set is asked of every mode twice: the first pass reads the database pages from
 disk as a first visitor would, the second ("again") finds them in the page cache.
 
-The service part runs when `indexer.search` is importable; otherwise the table says so.
+The service part runs when `indexer.search.service` is importable; otherwise the table says so.
 """
 
 from __future__ import annotations
@@ -317,8 +317,9 @@ def write_collection(home: Path, lines: int, generator: TextGenerator) -> Collec
     from sqlalchemy import insert
 
     from htr.document import Alternative, Word
-    from indexer.db import open_database
-    from indexer.orm import (
+    from indexer.settings import sqlite_url
+    from indexer.store.db import open_database
+    from indexer.store.orm import (
         CHANGE_UPSERT,
         PAGE_INDEXED,
         AlternativeRow,
@@ -330,8 +331,7 @@ def write_collection(home: Path, lines: int, generator: TextGenerator) -> Collec
         WordFormRow,
         WordRow,
     )
-    from indexer.settings import sqlite_url
-    from indexer.word_index import line_forms, variant_key
+    from indexer.store.word_index import line_forms, variant_key
 
     started = time.perf_counter()
     database = open_database(sqlite_url(home / "legajo.db"))
@@ -548,8 +548,8 @@ def query_sets(truth_counts: Counter[str], count: int, seed: int) -> dict[str, l
     "frequent": the 50 most frequent words of three letters or more; "pairs": 50 queries of
     two of those frequent words (both must match: the costliest two-word queries).
     """
-    from indexer.normalize import word_keys
-    from indexer.word_index import FORM_SETTINGS
+    from indexer.spelling.normalize import word_keys
+    from indexer.store.word_index import FORM_SETTINGS
 
     def key(word: str) -> str:
         keys = word_keys(word, FORM_SETTINGS)
@@ -632,10 +632,10 @@ def _run(
     builds: list[tuple[str, float, int, str]],
     latencies: list[Latency],
 ) -> None:
-    from indexer.db import open_database
-    from indexer.index_files import LEXICAL, load_lexical, rebuild
-    from indexer.repository import Repository
+    from indexer.search.index_files import LEXICAL, load_lexical, rebuild
     from indexer.settings import sqlite_url
+    from indexer.store.db import open_database
+    from indexer.store.repository import Repository
 
     home = collection.home
     repository = Repository(open_database(sqlite_url(home / "legajo.db")))
@@ -724,8 +724,8 @@ def kept_semantic(
 
     None when there is none, or `legajo check` finds it unsound or out of date.
     """
-    from indexer.index_files import SEMANTIC, check
-    from indexer.repository import Repository
+    from indexer.search.index_files import SEMANTIC, check
+    from indexer.store.repository import Repository
 
     assert isinstance(repository, Repository)
     saved = home / SEMANTIC_FILE
@@ -754,10 +754,10 @@ def build_semantic(
     """
     import numpy as np
 
-    from indexer.index_files import database_state, save_index
-    from indexer.passages import collection_passages, first_line_of, is_window
-    from indexer.repository import Repository
-    from indexer.semantic import SemanticIndex
+    from indexer.search.index_files import database_state, save_index
+    from indexer.search.passages import collection_passages, first_line_of, is_window
+    from indexer.search.semantic import SemanticIndex
+    from indexer.store.repository import Repository
 
     assert isinstance(repository, Repository)
     state = database_state(repository)
@@ -834,7 +834,7 @@ def _stand_in_vectors(
 def _lexical_recall(
     lexical: object, words: list[str], generator: TextGenerator, rng: random.Random
 ) -> float:
-    from indexer.lexical import LexicalIndex, similarity
+    from indexer.search.lexical import LexicalIndex, similarity
 
     assert isinstance(lexical, LexicalIndex)
     asked = found = 0
@@ -856,9 +856,12 @@ def _time_service(
 ) -> None:
     try:
         from indexer.errors import SearchTimeoutError
-        from indexer.search import SearchService
+        from indexer.search.service import SearchService
     except ImportError as error:
-        print(f"indexer.search is not usable yet ({error}): service modes skipped", file=sys.stderr)
+        print(
+            f"indexer.search.service is not usable yet ({error}): service modes skipped",
+            file=sys.stderr,
+        )
         return
     service = SearchService(repository, home)  # type: ignore[arg-type]
     for mode in MODES:

@@ -4,14 +4,14 @@ The pages of the validation manuscripts (``../shared/data/htromance-spain/data/b
 and ``bnf-esp-368``) are indexed with a model (the default one unless ``--model``) using
 their ground-truth line polygons (``--layout xml``), so that what is measured is recognition
 and search, not segmentation. Query words are taken from the ground truth: every distinct
-word key (`indexer.normalize.word_keys` without variants) of at least ``--min-length``
+word key (`indexer.spelling.normalize.word_keys` without variants) of at least ``--min-length``
 characters, up to ``--queries`` of them (a seeded sample when there are more). A page is
 relevant for a query when its ground truth holds the word, compared with the spelling
 variants folded (``--relevance variants``, the default: a reader looking for ``iglesia``
 wants the pages that write ``yglesia``) or without (``--relevance plain``).
 
 For each configuration every query retrieves all its hits; pages are ranked by the noisy-OR
-of their hit lines' scores (`indexer.word_index.page_relevance`). Average precision counts
+of their hit lines' scores (`indexer.store.word_index.page_relevance`). Average precision counts
 the relevant pages never retrieved as missed; recall@10 is the share of a query's relevant
 pages among its first ten. Configurations:
 
@@ -40,11 +40,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from indexer.db import open_database  # noqa: E402
-from indexer.normalize import DEFAULT_SETTINGS, word_keys  # noqa: E402
-from indexer.repository import Repository  # noqa: E402
-from indexer.search import SearchService, SearchSettings  # noqa: E402
-from indexer.word_index import FORM_SETTINGS, page_relevance, variant_key  # noqa: E402
+from indexer.search.service import SearchService, SearchSettings  # noqa: E402
+from indexer.spelling.normalize import DEFAULT_SETTINGS, word_keys  # noqa: E402
+from indexer.store.db import open_database  # noqa: E402
+from indexer.store.repository import Repository  # noqa: E402
+from indexer.store.word_index import FORM_SETTINGS, page_relevance, variant_key  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "htromance-spain" / "data"
 MANUSCRIPTS = ("bnf-esp-229", "bnf-esp-368")
@@ -138,7 +138,7 @@ def index_pages(
     """Transcribes and stores the pages with their ground-truth line polygons."""
     from htr.pipeline import LayoutMode, PipelineSettings
     from htr.recognizer import RecognizerSettings, load_recognizer
-    from indexer.ingest import IndexSettings, index_paths
+    from indexer.transfer.ingest import IndexSettings, index_paths
 
     recognizer = load_recognizer(model, RecognizerSettings(beams=beams, n_best=n_best))
     settings = IndexSettings(collection="bench", pipeline=PipelineSettings(layout=LayoutMode.XML))
@@ -151,9 +151,9 @@ def index_pages(
 def store_ground_truth(repository: Repository, images: Sequence[Path]) -> None:
     """Stores each page's ground-truth lines as its only reading (``--oracle``)."""
     from htr.document import Page
-    from htr.layout_files import read_layout_file
-    from indexer.ingest import hash_file
-    from indexer.repository import ModelKey
+    from htr.layout.files import read_layout_file
+    from indexer.store.repository import ModelKey
+    from indexer.transfer.ingest import hash_file
 
     collection = repository.ensure_collection("bench")
     for image in images:
@@ -164,7 +164,7 @@ def store_ground_truth(repository: Repository, images: Sequence[Path]) -> None:
 
 
 def _gt_lines(image: Path) -> list[str]:
-    from htr.layout_files import read_layout_file
+    from htr.layout.files import read_layout_file
 
     return [line.text for line in read_layout_file(image.with_suffix(".xml")).lines]
 

@@ -43,7 +43,7 @@ from lxml import etree
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from htr.layout_files import read_layout_file  # noqa: E402
+from htr.layout.files import read_layout_file  # noqa: E402
 from htr.segmentation import segment_page  # noqa: E402
 
 BoxArray = np.ndarray

@@ -36,8 +36,8 @@ def main() -> None:
     from PIL import Image
 
     from htr.recognizer import RecognizerSettings, load_recognizer
-    from htr.train import hardware, training_throughput
-    from htr.training_data import synthetic_lines
+    from htr.training.data import synthetic_lines
+    from htr.training.trainer import hardware, training_throughput
 
     settings = RecognizerSettings(device=args.device)
     if args.beams is not None:

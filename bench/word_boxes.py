@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from htr.synthetic import SyntheticLine, available_fonts, iou, render_line
+from htr.training.synthetic import SyntheticLine, available_fonts, iou, render_line
 from htr.types import BBox
 from htr.word_boxes import proportional_word_boxes, word_boxes
 

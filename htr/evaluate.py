@@ -1,7 +1,7 @@
 """Evaluation of a recognizer on ground-truth folders: CER, WER, word-confidence calibration.
 
 `evaluate` walks folders for page images (``.jpg``, ``.jpeg``, ``.png``, ``.tif``, ``.tiff``)
-that have a PAGE or ALTO file (`htr.layout_files.find_layout_file`), cuts each transcribed
+that have a PAGE or ALTO file (`htr.layout.files.find_layout_file`), cuts each transcribed
 line exactly as ``legajo transcribe`` does (`htr.pipeline.find_lines` with the XML layout,
 then `htr.line_images.crop_line`), reads all lines of a page in one `Recognizer.recognize`
 call and compares the readings with the ground truth (`htr.metrics`):
@@ -33,11 +33,8 @@ calibration on the evaluated words (`htr.calibration.fit_and_save_calibration`).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import logging
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -45,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from htr.errors import ImageLoadError, LayoutError, LegajoError
-from htr.layout_files import find_layout_file
+from htr.layout.files import find_layout_file
 from htr.metrics import (
     DEFAULT_BINS,
     ReliabilityBin,
@@ -751,165 +748,6 @@ def _font(size: int) -> Any:
         return ImageFont.load_default()
 
 
-# --- the command line ----------------------------------------------------------------------
-
-
-def add_eval_command(commands: argparse._SubParsersAction) -> None:
-    """Adds `legajo eval` to a subcommand set."""
-    from htr.calibration import FITTED_METHODS
-    from htr.cli import add_model_arguments, positive_int
-
-    parser = commands.add_parser(
-        "eval",
-        help="measure a model on ground-truth folders",
-        description="Read the lines of page images that have a PAGE or ALTO file (folders are "
-        "walked) and print CER, WER and normalised CER, per folder, for main-zone lines and "
-        "for all lines, and the calibration error of word confidences.",
-    )
-    parser.add_argument(
-        "--gt",
-        nargs="+",
-        type=Path,
-        required=True,
-        metavar="DIR",
-        help="folders with page images and PAGE/ALTO ground truth",
-    )
-    add_model_arguments(parser)
-    parser.add_argument("--json", action="store_true", help="print the report as one JSON document")
-    parser.add_argument("--plot", type=Path, metavar="PNG", help="draw the reliability diagram")
-    parser.add_argument(
-        "--limit-pages", type=positive_int, metavar="N", help="evaluate only the first N pages"
-    )
-    parser.add_argument(
-        "--bins", type=positive_int, default=DEFAULT_BINS, metavar="N", help="ECE bins (default 15)"
-    )
-    parser.add_argument(
-        "--fit-calibration",
-        action="store_true",
-        help="fit a word-confidence calibration on the evaluated words and write it into the "
-        "model directory as calibration.json (replacing any there)",
-    )
-    parser.add_argument(
-        "--calibration-method",
-        choices=FITTED_METHODS,
-        default="temperature",
-        help="calibration fitted by --fit-calibration (default: temperature)",
-    )
-    parser.set_defaults(run=run_eval)
-
-
-def run_eval(args: argparse.Namespace) -> int:
-    """Runs `legajo eval` with parsed arguments and returns the exit code.
-
-    Exit codes: 0 when every page was evaluated, 1 when some page failed (or the model or
-    its calibration could not be loaded, or no page was found), 2 for usage errors (a
-    ground-truth folder that does not exist, `--fit-calibration` without a local model).
-    """
-    from tqdm import tqdm
-
-    from htr.calibration import (
-        CalibrationError,
-        fit_and_save_calibration,
-        load_calibration,
-        local_model_directory,
-    )
-    from htr.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, quiet_transformers, recognizer_settings
-    from htr.recognizer import load_recognizer
-
-    missing = [str(d) for d in args.gt if not d.exists()]
-    if missing:
-        print(
-            f"legajo eval: error: no such ground-truth folder: {', '.join(missing)}",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    calibration = None
-    try:
-        if args.fit_calibration:
-            local_model_directory(args.model)
-        else:
-            model_dir = Path(args.model).expanduser()
-            calibration = load_calibration(model_dir) if model_dir.is_dir() else None
-    except CalibrationError as error:
-        print(f"legajo eval: error: {error}", file=sys.stderr)
-        return EXIT_USAGE if args.fit_calibration else EXIT_FAILED
-
-    quiet_transformers()
-    try:
-        recognizer = load_recognizer(args.model, raw_confidence_settings(recognizer_settings(args)))
-    except LegajoError as error:
-        print(f"legajo eval: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
-
-    with tqdm(desc="evaluating", unit="page", disable=None, file=sys.stderr) as bar:
-
-        def advance(done: int, total: int, image: Path) -> None:
-            bar.total = total
-            bar.update(1)
-
-        try:
-            report = evaluate(
-                recognizer,
-                args.gt,
-                calibration=calibration,
-                progress=advance,
-                limit_pages=args.limit_pages,
-                bins=args.bins,
-            )
-        except LegajoError as error:
-            bar.close()
-            print(f"legajo eval: error: {error}", file=sys.stderr)
-            return EXIT_FAILED
-
-    fit_path: Path | None = None
-    if args.fit_calibration:
-        outcomes = report.word_outcomes
-        try:
-            fit = fit_and_save_calibration(
-                [w.confidence for w in outcomes],
-                [w.correct for w in outcomes],
-                args.model,
-                method=args.calibration_method,
-                bins=args.bins,
-                source=", ".join(str(d) for d in args.gt),
-            )
-        except CalibrationError as error:
-            print(f"legajo eval: error: {error}", file=sys.stderr)
-            return EXIT_FAILED
-        report = report.with_calibration(fit.calibration)
-        fit_path = fit.path
-
-    plot_error: EvaluationError | None = None
-    if args.plot is not None:
-        try:
-            save_reliability_diagram(report, args.plot)
-        except EvaluationError as error:
-            plot_error = error
-
-    if args.json:
-        data = report.to_dict()
-        data["calibration_written"] = str(fit_path) if fit_path else None
-        json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
-    else:
-        print(format_report(report))
-        if fit_path is not None:
-            print(f"calibration written to {fit_path} (ECE measured on the same words)")
-        if args.plot is not None and plot_error is None:
-            print(f"reliability diagram: {args.plot}")
-    if plot_error is not None:
-        print(f"legajo eval: error: {plot_error}", file=sys.stderr)
-    for failure in report.pages_failed:
-        print(f"legajo eval: error: {failure.reason}", file=sys.stderr)
-    if report.pages_failed:
-        print(
-            f"legajo eval: {len(report.pages_failed)} of "
-            f"{report.pages + len(report.pages_failed)} pages failed",
-            file=sys.stderr,
-        )
-    return EXIT_FAILED if report.pages_failed or plot_error else EXIT_OK
-
-
 def raw_confidence_settings(settings: RecognizerSettings) -> RecognizerSettings:
     """Returns `settings` asking for raw word confidences.
 
@@ -917,63 +755,3 @@ def raw_confidence_settings(settings: RecognizerSettings) -> RecognizerSettings:
     apply a stored calibration by itself.
     """
     return dataclasses.replace(settings, calibrated=False)
-
-
-def format_report(report: EvaluationReport) -> str:
-    """Returns the report as the plain-text tables ``legajo eval`` prints."""
-    out = [f"model   {report.model_id}"]
-    revision = report.recognizer.get("model_revision")
-    if revision:
-        out[0] += f" (revision {revision})"
-    settings = report.recognizer.get("settings") or {}
-    if settings:
-        out.append("decode  " + ", ".join(f"{k} {v}" for k, v in settings.items()))
-    speed = report.lines_per_second
-    out.append(
-        f"pages   {report.pages} evaluated, {len(report.pages_failed)} failed; "
-        f"{report.all.lines} lines ({report.empty_lines} empty ground-truth lines skipped); "
-        f"{report.seconds:.1f} s" + (f", {speed:.2f} lines/s" if speed is not None else "")
-    )
-    out.append("")
-    width = max([len("folder"), len("all folders"), *(len(f.folder) for f in report.folders)])
-    out.append(
-        f"{'folder':<{width}}  {'subset':<9} {'lines':>6} {'CER':>7} {'WER':>7} {'CER norm':>9}"
-    )
-    rows = [("all folders", report.main, report.all)]
-    if len(report.folders) > 1:
-        rows += [(f.folder, f.main, f.all) for f in report.folders]
-    for name, main, every in rows:
-        for label, scores in (("main zone", main), ("all", every)):
-            out.append(
-                f"{name:<{width}}  {label:<9} {scores.lines:>6} {_rate(scores.cer):>7} "
-                f"{_rate(scores.wer):>7} {_rate(scores.normalised_cer):>9}"
-            )
-            name = ""
-    confidence = report.confidence
-    out.append("")
-    if not confidence.words:
-        out.append("word confidence: no words were read, so there is no calibration to measure")
-        return "\n".join(out)
-    accuracy = f", {confidence.accuracy:.1%} right" if confidence.accuracy is not None else ""
-    line = f"word confidence: {confidence.words} words{accuracy}; ECE {confidence.ece:.4f} raw"
-    if confidence.calibration is not None and confidence.calibrated_ece is not None:
-        line += (
-            f", {confidence.calibrated_ece:.4f} calibrated ({confidence.calibration.describe()})"
-        )
-    out.append(line + f" ({confidence.bins} bins)")
-    tables = [("raw", confidence.reliability)]
-    if confidence.calibration is not None:
-        tables.append(("calibrated", confidence.calibrated_reliability))
-    for name, table in tables:
-        out.append(f"  {name + ' confidence':<21} {'words':>6} {'mean conf':>9} {'accuracy':>8}")
-        out.extend(
-            f"  {b.lower:<9.3f} to {b.upper:<7.3f} {b.count:>6} {b.mean_confidence:>9.3f} "
-            f"{b.accuracy:>8.3f}"
-            for b in table
-            if b.count
-        )
-    return "\n".join(out)
-
-
-def _rate(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"

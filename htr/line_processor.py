@@ -4,7 +4,7 @@ A line image becomes greyscale, is scaled to `height` pixels keeping its aspect 
 line is never squashed, only lines wider than `max_width` after scaling are narrowed to it),
 and its contrast is stretched so that ink is near black and paper white, whatever the
 manuscript. A batch is padded on the right with paper to the widest line, rounded up to a
-multiple of `width_multiple`. Training (`htr.training_data`) and inference use the same two
+multiple of `width_multiple`. Training (`htr.training.data`) and inference use the same two
 functions, `line_array` and `pad_lines`.
 
 Only numpy, Pillow and OpenCV at import; torch is imported when tensors are asked for.

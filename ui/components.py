@@ -16,11 +16,10 @@ from PIL import Image
 
 from htr.types import BBox
 from indexer.errors import StaleLineError
-from indexer.orm import PAGE_INDEXED
-from indexer.repository import PageSummary, Repository, StoredLine
-from indexer.ui_command import UI_LANGUAGES
+from indexer.store.orm import PAGE_INDEXED
+from indexer.store.repository import PageSummary, Repository, StoredLine
 from ui import state
-from ui.config import UiSettings, load_settings
+from ui.config import UI_LANGUAGES, UiSettings, load_settings
 from ui.corrections import CorrectionDesk, MissingEditorError, ReadOnlyError
 from ui.drawing import line_crop
 from ui.i18n import LANGUAGE_NAMES, Translator
@@ -262,7 +261,7 @@ def hit_card(
     Args:
         config: The app's settings.
         t: The translator.
-        hit: An `indexer.search.Hit`.
+        hit: An `indexer.search.service.Hit`.
         stored: The hit's line as stored now; None if it is gone since the search.
         position: The line's number on its page, from 1.
     """

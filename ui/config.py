@@ -1,7 +1,16 @@
 """The workbench's settings, read once per script run from the environment `legajo ui` sets.
 
-See `indexer.ui_command` for the variables; ``streamlit run ui/streamlit_app.py`` started by
-hand reads the same ones, with the same defaults as the other `legajo` commands.
+==========================  =============================================================
+variable                    meaning
+==========================  =============================================================
+``LEGAJO_HOME``             the home folder (``--home``, resolved as for every command)
+``LEGAJO_DB``               the database URL (``--db``, resolved likewise)
+``LEGAJO_UI_READ_ONLY``     ``1`` with ``--read-only``: every write is refused, ``0`` else
+``LEGAJO_UI_LANGUAGE``      ``en`` or ``es``: the language a new browser session starts in
+==========================  =============================================================
+
+``streamlit run ui/streamlit_app.py`` started by hand reads the same variables, with the same
+defaults as the `legajo` commands. `ui_environment` writes them for a child process.
 """
 
 from __future__ import annotations
@@ -9,10 +18,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from htr.errors import LegajoError
-from indexer.settings import StorageSettings, resolve_storage
-from indexer.ui_command import LANGUAGE_VARIABLE, READ_ONLY_VARIABLE, UI_LANGUAGES
+from indexer.settings import DB_VARIABLE, HOME_VARIABLE, StorageSettings, resolve_storage
+
+READ_ONLY_VARIABLE = "LEGAJO_UI_READ_ONLY"
+LANGUAGE_VARIABLE = "LEGAJO_UI_LANGUAGE"
+UI_LANGUAGES = ("en", "es")
+"""Interface languages; the first is the default."""
+
+APP_SCRIPT = Path(__file__).resolve().with_name("streamlit_app.py")
+"""The Streamlit entry script of the workbench."""
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
@@ -55,3 +72,19 @@ def load_settings(environ: Mapping[str, str] | None = None) -> UiSettings:
     return UiSettings(
         storage=resolve_storage(environ=env), read_only=flag in _TRUE, language=language
     )
+
+
+def ui_environment(
+    storage: StorageSettings,
+    *,
+    read_only: bool,
+    language: str,
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of the app's process: `base` (default `os.environ`) plus its settings."""
+    environment = dict(os.environ if base is None else base)
+    environment[HOME_VARIABLE] = str(storage.home)
+    environment[DB_VARIABLE] = storage.database_url
+    environment[READ_ONLY_VARIABLE] = "1" if read_only else "0"
+    environment[LANGUAGE_VARIABLE] = language
+    return environment

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from htr.errors import LegajoError
 from indexer.errors import LineNotFoundError
-from indexer.repository import Correction, Repository, StoredLine
+from indexer.store.repository import Correction, Repository, StoredLine
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Export downloads: one page, or a whole collection as a ZIP, in the formats of `legajo export`.
 
-The pages are assembled and named by `indexer.exporter`, exactly as ``legajo export`` writes
-them to a folder; this module only packs them for the browser.
+The pages are assembled and named by `indexer.transfer.exporter`, exactly as ``legajo export``
+writes them to a folder; this module only packs them for the browser.
 """
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ from __future__ import annotations
 import io
 import zipfile
 
-from indexer.exporter import (
+from indexer.store.orm import PAGE_INDEXED
+from indexer.store.repository import PageSummary, Repository
+from indexer.transfer.exporter import (
     SUFFIXES,
     ExportFormat,
     export_names,
     page_with_corrections,
     render_page,
 )
-from indexer.orm import PAGE_INDEXED
-from indexer.repository import PageSummary, Repository
 
 MIME_TYPES = {
     ExportFormat.PAGE: "application/xml",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from indexer.ui_command import UI_LANGUAGES
+from ui.config import UI_LANGUAGES
 
 logger = logging.getLogger(__name__)
 
@@ -275,7 +275,7 @@ class Translator:
     """Looks messages up in one language.
 
     Args:
-        language: One of `indexer.ui_command.UI_LANGUAGES`; anything else falls back to the
+        language: One of `ui.config.UI_LANGUAGES`; anything else falls back to the
             first (a stale session value must not break the page).
     """
 

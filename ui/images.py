@@ -15,7 +15,7 @@ from PIL import Image
 
 from htr.errors import ImageLoadError, LegajoError
 from htr.images import iter_page_images
-from indexer.repository import Repository
+from indexer.store.repository import Repository
 
 logger = logging.getLogger(__name__)
 

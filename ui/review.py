@@ -2,12 +2,12 @@
 
 A line's doubt is the confidence of its weakest word (its line confidence when it has no
 words); lines a person already corrected or confirmed are left out. The database orders
-them (`indexer.repository.Repository.review_queue`).
+them (`indexer.store.repository.Repository.review_queue`).
 """
 
 from __future__ import annotations
 
-from indexer.repository import Repository, ReviewItem
+from indexer.store.repository import Repository, ReviewItem
 
 QUEUE_LENGTH = 500
 """Most lines in one review session's queue."""

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING
 import streamlit as st
 from PIL import Image
 
-from indexer.db import open_database
-from indexer.repository import Repository
+from indexer.store.db import open_database
+from indexer.store.repository import Repository
 from ui.config import UiSettings, load_settings
 from ui.corrections import CorrectionDesk
 from ui.drawing import page_view
 from ui.images import load_page_image
 
 if TYPE_CHECKING:
-    from indexer.search import SearchService
+    from indexer.search.service import SearchService
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def correction_desk(config: UiSettings) -> CorrectionDesk:
 
 @st.cache_resource(show_spinner=False)
 def _search_service(database_url: str, home: str, read_only: bool) -> SearchService:
-    from indexer.search import SearchService  # FAISS and friends load on the first search
+    from indexer.search.service import SearchService  # FAISS and friends load on the first search
 
     return SearchService(_repository(database_url, read_only), Path(home))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from indexer.repository import ReviewItem
+from indexer.store.repository import ReviewItem
 
 LANGUAGE = "language"
 """The interface language (the sidebar's language switch)."""

@@ -1,7 +1,7 @@
 """The workbench's entry point: ``streamlit run ui/streamlit_app.py`` (or `legajo ui`).
 
 Draws what every page shares (page settings, sidebar) and runs the page chosen in the menu.
-Settings come from the environment (see `indexer.ui_command`).
+Settings come from the environment (see `ui.config`).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.cli import build_parser, main
+from legajo.cli.main import build_parser, main
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "cli_golden.json"
 UPDATE = os.environ.get("LEGAJO_UPDATE_GOLDEN") == "1"

@@ -14,7 +14,6 @@ with the tail of the server's log (its stdout and stderr).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import shutil
@@ -44,11 +43,6 @@ STEP_TIMEOUT_MS = 30_000
 """Every other wait: an action, an ``expect``, a rerun after Enter, a search."""
 LOG_TAIL_LINES = 60
 """Lines of the server's log shown when a test fails."""
-_STANDALONE_UI = (
-    "import sys; from htr.cli import build_parser, run_command_line; "
-    "from indexer.ui_command import add_ui_command; "
-    "sys.exit(run_command_line(build_parser((add_ui_command,)), sys.argv[1:]))"
-)
 
 
 def _unavailable(reason: str) -> None:
@@ -90,17 +84,8 @@ class Server:
 
 
 def legajo_ui_command() -> list[str]:
-    """How to run `legajo ui` from this Python: the real CLI once ``ui`` is wired into it."""
-    from indexer.cli import build_parser
-
-    subcommands = [
-        action
-        for action in build_parser()._actions
-        if isinstance(action, argparse._SubParsersAction)
-    ]
-    if any("ui" in action.choices for action in subcommands):
-        return [sys.executable, "-m", "indexer.cli", "ui"]
-    return [sys.executable, "-c", _STANDALONE_UI, "ui"]
+    """How to run `legajo ui` from this Python."""
+    return [sys.executable, "-m", "legajo", "ui"]
 
 
 def free_port() -> int:

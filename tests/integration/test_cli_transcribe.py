@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from htr.cli import DEFAULT_MODEL, main
-from htr.layout_files import read_layout_file
+from htr.default_model import default_model_path
+from htr.layout.files import read_layout_file
+from legajo.cli.main import main
 from tests.conftest import MEMORISED_TEXTS, REPO, SAMPLES, render_line
+
+DEFAULT_MODEL = default_model_path()
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list, str]:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.db import open_database
-from indexer.repository import Repository
+from indexer.store.db import open_database
+from indexer.store.repository import Repository
 from tests.conftest import MEMORISED_TEXTS, REPO, render_line
 from tests.integration import test_postgres as backends
 from tests.integration.test_ingest import check_consistent
@@ -40,7 +40,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, lis
 
 
 def start_index(folder: Path, url: str, model: Path) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "indexer.cli", "index", str(folder), "--db", url]
+    command = [sys.executable, "-m", "legajo", "index", str(folder), "--db", url]
     command += ["--model", str(model), "--beams", "1", "--n-best", "1", "--lines"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from collections.abc import Sequence
@@ -16,7 +15,6 @@ from htr.calibration import CALIBRATION_FILE, load_calibration
 from htr.evaluate import (
     EvaluationError,
     EvaluationReport,
-    add_eval_command,
     evaluate,
     find_ground_truth_pages,
     is_main_zone,
@@ -225,22 +223,11 @@ class _NoRecognizer:
 
 
 def run_eval(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Runs `legajo eval` through htr.cli when it has the command, else through a parser of
-    our own built with `add_eval_command`."""
-    from htr import cli
+    """Runs `legajo eval` with `args`; returns the exit code, stdout and stderr."""
+    from legajo.cli.main import main
 
-    parser = cli.build_parser()
-    subcommands = next(
-        a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
-    ).choices
     try:
-        if "eval" in subcommands:
-            code = cli.main(["eval", *args])
-        else:
-            parser = argparse.ArgumentParser(prog="legajo")
-            add_eval_command(parser.add_subparsers())
-            parsed = parser.parse_args(["eval", *args])
-            code = parsed.run(parsed)
+        code = main(["eval", *args])
     except SystemExit as exit_:  # argparse's usage errors
         code = int(exit_.code or 0)
     out, err = capsys.readouterr()
@@ -322,13 +309,13 @@ def test_cli_fits_and_then_applies_a_calibration(
 
 
 def test_two_real_pages_with_the_bundled_model(shared_data: Path) -> None:
-    from htr.cli import DEFAULT_MODEL
+    from htr.default_model import default_model_path
 
     manuscript = shared_data / "htromance-spain" / "data" / "bnf-esp-229"
     if not manuscript.is_dir():
         pytest.skip(f"{manuscript} is not available")
     recognizer = load_recognizer(
-        DEFAULT_MODEL, RecognizerSettings(beams=1, n_best=1, max_new_tokens=8)
+        default_model_path(), RecognizerSettings(beams=1, n_best=1, max_new_tokens=8)
     )
     report: EvaluationReport = evaluate(recognizer, [manuscript], limit_pages=2)
     assert report.pages + len(report.pages_failed) == 2

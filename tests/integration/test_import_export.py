@@ -16,14 +16,14 @@ from lxml import etree
 from PIL import Image
 
 from htr.document import Alternative, Line, Page, ProcessingStep, Word
-from htr.layout_files import read_layout_file
-from indexer.cli import main
-from indexer.db import open_database
-from indexer.exporter import ExportFormat, export_names
-from indexer.formats import ALTO_V4_NAMESPACE, PAGE_2019_NAMESPACE
-from indexer.importer import IMPORT_MODEL, IMPORT_STEP
-from indexer.ingest import hash_file
-from indexer.repository import ModelKey, PageSummary, Repository
+from htr.layout.files import read_layout_file
+from indexer.store.db import open_database
+from indexer.store.repository import ModelKey, PageSummary, Repository
+from indexer.transfer.exporter import ExportFormat, export_names
+from indexer.transfer.formats import ALTO_V4_NAMESPACE, PAGE_2019_NAMESPACE
+from indexer.transfer.importer import IMPORT_MODEL, IMPORT_STEP
+from indexer.transfer.ingest import hash_file
+from legajo.cli.main import main
 from tests.conftest import SAMPLES
 
 XSD = Path(__file__).resolve().parents[1] / "data" / "xsd"

@@ -18,10 +18,10 @@ from htr.errors import RecognitionError
 from htr.images import PageImage, load_page_images
 from htr.pipeline import PipelineSettings, find_lines
 from htr.recognizer import LineReading
-from indexer.cli import main
-from indexer.db import open_database
-from indexer.ingest import EventKind, IndexSettings, OnError, ProgressEvent, index_paths
-from indexer.repository import Repository
+from indexer.store.db import open_database
+from indexer.store.repository import Repository
+from indexer.transfer.ingest import EventKind, IndexSettings, OnError, ProgressEvent, index_paths
+from legajo.cli.main import main
 from tests.conftest import MEMORISED_TEXTS, SAMPLES, render_line
 from tests.integration import test_postgres as backends
 

@@ -6,8 +6,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
-from indexer.db import Database, migrations_folder, open_database, schema_revision
-from indexer.repository import Repository
+from indexer.store.db import Database, migrations_folder, open_database, schema_revision
+from indexer.store.repository import Repository
 from tests.integration import test_postgres as backends
 from tests.integration.test_search import PAGE_A, store
 

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer.db import head_revision, open_database, schema_revision
-from indexer.repository import Repository
 from indexer.settings import sqlite_url
+from indexer.store.db import head_revision, open_database, schema_revision
+from indexer.store.repository import Repository
 
 _database_numbers = itertools.count()
 

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from htr.cli import build_parser, run_command_line
 from htr.document import Alternative, Line, Page, ProcessingStep, Word
-from indexer.db import open_database
-from indexer.index_files import index_folder, load_semantic, read_manifest
-from indexer.maintenance_cli import EXIT_DRIFT, add_check_command, add_reindex_command
-from indexer.repository import ModelKey, Repository, SourceFile
+from indexer.search.index_files import index_folder, load_semantic, read_manifest
 from indexer.settings import sqlite_url
+from indexer.store.db import open_database
+from indexer.store.repository import ModelKey, Repository, SourceFile
+from legajo.cli.common import EXIT_DRIFT
+from legajo.cli.main import build_parser, run_command_line
 
 pytestmark = pytest.mark.slow  # the sentence model is loaded (once per session)
 
@@ -78,7 +78,7 @@ def repository(home: Path) -> Iterator[Repository]:
 
 @pytest.fixture
 def parser() -> argparse.ArgumentParser:
-    return build_parser((add_reindex_command, add_check_command))
+    return build_parser()
 
 
 @pytest.fixture
@@ -188,7 +188,7 @@ def test_new_pages_and_corrections_make_indexes_stale_and_repair_catches_up(
 def test_searches_survive_corrupt_index_files(
     repository: Repository, home: Path, legajo: object
 ) -> None:
-    from indexer.search import SearchService
+    from indexer.search.service import SearchService
 
     assert legajo("reindex")[0] == 0  # type: ignore[operator]
     for name in ("lexical.npz", "semantic.faiss"):

@@ -1,7 +1,7 @@
 """`SearchService` and `legajo search` on real databases (SQLite and PostgreSQL).
 
 Pages are stored with hand-made n-best readings, so every score can be worked out by hand
-from `indexer.word_index` and the formula in `indexer.search`.
+from `indexer.store.word_index` and the formula in `indexer.search.service`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from htr.cli import build_parser, run_command_line
 from htr.document import Alternative, Line, Page, ProcessingStep, Word
-from indexer.cli import add_index_command
-from indexer.db import open_database
 from indexer.errors import SearchTimeoutError, UnknownCollectionError
-from indexer.repository import ModelKey, Repository, SourceFile, StoreOutcome
-from indexer.search import Hit, QuerySyntaxError, SearchService, SearchSettings
-from indexer.search_cli import add_search_command
+from indexer.search.service import Hit, QuerySyntaxError, SearchService, SearchSettings
+from indexer.store.db import open_database
+from indexer.store.repository import ModelKey, Repository, SourceFile, StoreOutcome
+from legajo.cli.main import build_parser, run_command_line
 from tests.integration import test_postgres as backends
 
 postgres_server = backends.postgres_server
@@ -281,7 +279,7 @@ def test_change_feed_follows_stores_replacements_and_corrections(repository: Rep
 def test_search_cli_prints_json_and_a_table(
     service: SearchService, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    parser = build_parser((add_index_command, add_search_command))
+    parser = build_parser()
     base = ["--db", database_url, "--home", str(tmp_path / "home")]
     code = run_command_line(parser, ["search", "nombre", "--mode", "prob", "--json", *base])
     out, _ = capsys.readouterr()
@@ -307,7 +305,7 @@ def test_migration_indexes_lines_stored_before_it(database_url: str, tmp_path: P
     from alembic import command
     from alembic.config import Config
 
-    from indexer.db import migrations_folder
+    from indexer.store.db import migrations_folder
 
     database = open_database(database_url)
     repository = Repository(database)
@@ -339,7 +337,7 @@ def test_migration_indexes_lines_stored_before_it(database_url: str, tmp_path: P
 def test_index_files_are_used_and_kept_fresh_by_corrections(
     repository: Repository, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from indexer.index_files import LEXICAL, SEMANTIC, rebuild
+    from indexer.search.index_files import LEXICAL, SEMANTIC, rebuild
 
     store(repository, "a", PAGE_A)
     store(repository, "b", PAGE_B)
@@ -347,7 +345,7 @@ def test_index_files_are_used_and_kept_fresh_by_corrections(
     rebuild(repository, home, LEXICAL)
     rebuild(repository, home, SEMANTIC)
     service = SearchService(repository, home)
-    caplog.set_level("INFO", logger="indexer.search")
+    caplog.set_level("INFO", logger="indexer.search.service")
     semantic = service.search("yglesia de santa maria", mode="semantic", limit=3)
     assert semantic.hits[0].text == "yglesia de santa maria"
     assert semantic.hits[0].score > 0.8 and semantic.hits[0].words == ()

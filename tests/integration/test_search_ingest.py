@@ -12,16 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from htr.cli import build_parser, run_command_line
 from htr.pipeline import PipelineSettings
 from htr.recognizer import RecognizerSettings, load_recognizer
-from indexer.cli import add_index_command
-from indexer.db import open_database
-from indexer.ingest import IndexSettings, index_paths
-from indexer.repository import Repository
-from indexer.search import SearchService
-from indexer.search_cli import add_search_command
-from indexer.word_index import page_relevance
+from indexer.search.service import SearchService
+from indexer.store.db import open_database
+from indexer.store.repository import Repository
+from indexer.store.word_index import page_relevance
+from indexer.transfer.ingest import IndexSettings, index_paths
+from legajo.cli.main import build_parser, run_command_line
 from tests.conftest import MEMORISED_TEXTS, render_line
 from tests.integration import test_postgres as backends
 
@@ -93,7 +91,7 @@ def test_correcting_an_indexed_line_is_searchable_at_once(
     page = next(p for p in repository.pages() if p.source_path.endswith("2.png"))
     line = repository.lines(page.id)[0]
     repository.correct_line(line.id, "amen jesus", "archivist", line.version)
-    parser = build_parser((add_index_command, add_search_command))
+    parser = build_parser()
     code = run_command_line(
         parser, ["search", "jesus", "--json", "--db", url, "--home", str(tmp_path / "home")]
     )

@@ -3,7 +3,7 @@
 all-MiniLM-L6-v2 is English-centric. What these tests pin down is what it does well: English
 paraphrase, and Spanish queries that share words or word stems with Spanish passages.
 (Spanish synonyms with no shared stem, "navío" for "nao", and English queries for Spanish
-passages are not reliably found; see `indexer.semantic`.)
+passages are not reliably found; see `indexer.search.semantic`.)
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from indexer import semantic
 from indexer.errors import SemanticModelError
-from indexer.semantic import SemanticIndex, load_sentence_model
+from indexer.search import semantic
+from indexer.search.semantic import SemanticIndex, load_sentence_model
 
 PASSAGES = {
     1: "the galleon sailed from Seville to the Indies",

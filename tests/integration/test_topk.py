@@ -1,4 +1,4 @@
-"""Top-k of queries of several words (`indexer.topk`) against scoring every matching line.
+"""Top-k of queries of several words (`indexer.search.topk`) against scoring every matching line.
 
 The collection is made for ties: a small vocabulary, word confidences from three values,
 n-best readings that mostly agree (so many lines hold a word with probability exactly 1). A
@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 
 from htr.document import Alternative, Line, Page, Word
-from indexer import search, search_reader, topk
-from indexer.db import open_database
-from indexer.repository import Repository, SourceFile
-from indexer.search import SearchService, _Matcher, _plan_of
+from indexer.search import service as search_service
+from indexer.search import topk
+from indexer.search.service import SearchService, _Matcher, _plan_of
+from indexer.store import search_reader
+from indexer.store.db import open_database
+from indexer.store.repository import Repository, SourceFile
 from tests.integration import test_postgres as backends
 from tests.integration.test_search import MODEL
 
@@ -62,7 +64,7 @@ STRATEGIES = ["intersect", "walk", "threshold"]
 
 
 def _use(strategy: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Makes several-word searches take one way (`indexer.topk.best_lines`).
+    """Makes several-word searches take one way (`indexer.search.topk.best_lines`).
 
     "intersect" and "walk": the lines holding every word are found by intersecting the
     words' line sets, or by walking the rarest word's rows, and all scored. "threshold":
@@ -216,8 +218,8 @@ def test_a_phrase_scores_its_best_lines_first(
     as soon as no line left can beat them (the total is then a count so far).
     """
     if early:
-        monkeypatch.setattr(search, "_PHRASE_BATCH", 3)
-        monkeypatch.setattr(search, "_PHRASE_COUNT_LINES", 0)
+        monkeypatch.setattr(search_service, "_PHRASE_BATCH", 3)
+        monkeypatch.setattr(search_service, "_PHRASE_COUNT_LINES", 0)
     repository = service._repository
     lexical = service._fresh_lexical()
     stopped_early = 0

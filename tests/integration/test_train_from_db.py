@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from htr.train import LineModelShape, TrainConfig, train
-from indexer.cli import build_parser, main
-from indexer.db import open_database
-from indexer.repository import Repository
-from indexer.training_source import DatabaseLineSource, read_verified_lines
+from htr.training.trainer import LineModelShape, TrainConfig, train
+from indexer.store.db import open_database
+from indexer.store.repository import Repository
+from indexer.transfer.training_lines import DatabaseLineSource, read_verified_lines
+from legajo.cli.main import build_parser, main
 from tests.conftest import render_line
 
 TINY = LineModelShape(
@@ -160,7 +160,7 @@ def test_verified_lines_are_the_corrected_and_imported_ones(
     assert "otra mano" in {s.text for s in every_collection.lines}
 
     (folder / "ms1" / "p2.png").unlink()
-    with caplog.at_level(logging.WARNING, logger="indexer.training_source"):
+    with caplog.at_level(logging.WARNING, logger="indexer.transfer.training_lines"):
         line_set = read_verified_lines(repository, "actas", height=16)
 
     assert Counter(s.text for s in line_set.lines) == expected_texts(
@@ -179,7 +179,7 @@ def test_a_changed_image_is_skipped(
     synthetic_page(("otro texto",))[0].save(folder / "ms2" / "p3.png")
     repository = Repository(open_database(url))
 
-    with caplog.at_level(logging.WARNING, logger="indexer.training_source"):
+    with caplog.at_level(logging.WARNING, logger="indexer.transfer.training_lines"):
         line_set = read_verified_lines(repository, "actas", height=16)
 
     assert {s.source for s in line_set.lines} == {

@@ -14,10 +14,10 @@ from pathlib import Path
 from PIL import Image
 
 from htr.recognizer import RecognizerSettings, load_recognizer
-from indexer.db import open_database
-from indexer.ingest import IndexSettings, index_paths
-from indexer.repository import Repository
 from indexer.settings import StorageSettings, resolve_storage
+from indexer.store.db import open_database
+from indexer.store.repository import Repository
+from indexer.transfer.ingest import IndexSettings, index_paths
 from tests.conftest import MEMORISED_TEXTS, render_line
 
 COLLECTION = "cartas"

@@ -17,7 +17,7 @@ from indexer.settings import (
     StorageSettings,
     sqlite_url,
 )
-from indexer.ui_command import LANGUAGE_VARIABLE, READ_ONLY_VARIABLE
+from legajo.cli.ui import LANGUAGE_VARIABLE, READ_ONLY_VARIABLE
 from tests.ui.archive import Archive, build_archive
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "streamlit_app.py"

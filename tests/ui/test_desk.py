@@ -10,8 +10,8 @@ import pytest
 from lxml import etree
 
 from indexer.errors import StaleLineError
-from indexer.exporter import ExportFormat
-from indexer.repository import Repository, StoredLine
+from indexer.store.repository import Repository, StoredLine
+from indexer.transfer.exporter import ExportFormat
 from tests.conftest import MEMORISED_TEXTS
 from tests.ui.archive import COLLECTION, Archive
 from ui.corrections import CorrectionDesk, MissingEditorError, ReadOnlyError

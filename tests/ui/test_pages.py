@@ -14,8 +14,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button, Node
 
-from indexer.repository import Repository, StoredLine
-from indexer.ui_command import READ_ONLY_VARIABLE
+from indexer.store.repository import Repository, StoredLine
+from legajo.cli.ui import READ_ONLY_VARIABLE
 from tests.conftest import MEMORISED_TEXTS
 from tests.ui.archive import COLLECTION, Archive
 from ui import state

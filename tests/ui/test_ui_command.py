@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from htr.cli import build_parser, run_command_line
 from indexer.errors import DatabaseOpenError
 from indexer.settings import resolve_storage
-from indexer.ui_command import (
+from legajo.cli.main import build_parser, run_command_line
+from legajo.cli.ui import (
     LANGUAGE_VARIABLE,
     READ_ONLY_VARIABLE,
-    add_ui_command,
     check_database,
     find_app_script,
     streamlit_command,
@@ -27,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_the_app_script_is_found_without_importing_ui() -> None:
     code = (
-        "import sys; from indexer.ui_command import find_app_script; "
+        "import sys; from legajo.cli.ui import find_app_script; "
         "print(find_app_script()); print([m for m in sys.modules if m.split('.')[0] == 'ui'])"
     )
     out = subprocess.run(
@@ -57,7 +56,7 @@ def test_settings_travel_in_the_environment(tmp_path: Path) -> None:
 
 
 def test_options_parse() -> None:
-    parser = build_parser((add_ui_command,))
+    parser = build_parser()
     args = parser.parse_args(["ui", "--home", "h", "--port", "9000", "--read-only"])
     assert (args.home, args.port, args.read_only, args.language, args.host) == (
         Path("h"),
@@ -83,7 +82,7 @@ def test_read_only_needs_an_existing_current_database(tmp_path: Path, archive: A
 def test_a_bad_database_stops_the_command(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    parser = build_parser((add_ui_command,))
+    parser = build_parser()
     code = run_command_line(parser, ["ui", "--home", str(tmp_path), "--read-only"])
     assert code == 1
     assert "no database" in capsys.readouterr().err

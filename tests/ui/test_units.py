@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from indexer.exporter import ExportFormat
-from indexer.search import MODES
-from indexer.ui_command import LANGUAGE_VARIABLE, READ_ONLY_VARIABLE, UI_LANGUAGES
+from indexer.search.service import MODES
+from indexer.transfer.exporter import ExportFormat
+from legajo.cli.ui import LANGUAGE_VARIABLE, READ_ONLY_VARIABLE, UI_LANGUAGES
 from ui.config import UiSettingsError, load_settings
 from ui.downloads import CSV_COLUMNS, hits_csv, hits_json
 from ui.drawing import (

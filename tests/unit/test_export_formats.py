@@ -14,8 +14,8 @@ from lxml import etree
 
 from htr import SOFTWARE
 from htr.document import Alternative, Line, Page, ProcessingStep, Word
-from htr.layout_files import LayoutFile, read_layout_file
-from indexer.formats import (
+from htr.layout.files import LayoutFile, read_layout_file
+from indexer.transfer.formats import (
     ALTO_V4_NAMESPACE,
     PAGE_2019_NAMESPACE,
     LineCorrection,
@@ -24,7 +24,7 @@ from indexer.formats import (
     write_page_xml,
     write_text,
 )
-from indexer.formats.words import export_words, xml_text
+from indexer.transfer.formats.words import export_words, xml_text
 
 REPO = Path(__file__).resolve().parents[2]
 XSD = REPO / "tests" / "data" / "xsd"

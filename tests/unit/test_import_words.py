@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from htr.alto import read_alto
 from htr.document import Word
 from htr.errors import LayoutError
-from htr.layout_files import read_layout_file
-from htr.pagexml import read_page_xml
+from htr.layout.alto import read_alto
+from htr.layout.files import read_layout_file
+from htr.layout.pagexml import read_page_xml
 
 REPO = Path(__file__).resolve().parents[2]
 LAYOUT_DATA = REPO / "tests" / "data" / "layout"

@@ -17,10 +17,9 @@ from typing import IO
 import pytest
 
 from htr.document import Alternative, Line, Page, ProcessingStep, Word
-from indexer import index_files
-from indexer.db import open_database
 from indexer.errors import IndexFileError
-from indexer.index_files import (
+from indexer.search import index_files
+from indexer.search.index_files import (
     LEXICAL,
     SEMANTIC,
     Manifest,
@@ -35,8 +34,9 @@ from indexer.index_files import (
     repair,
     write_atomically,
 )
-from indexer.repository import ModelKey, Repository, SourceFile
 from indexer.settings import sqlite_url
+from indexer.store.db import open_database
+from indexer.store.repository import ModelKey, Repository, SourceFile
 
 STEP = ProcessingStep("recognition", "legajo 0.1.0", model_id="m", model_revision="r1")
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from htr.alto import read_alto
 from htr.errors import LayoutError
-from htr.layout_files import LayoutFile, find_layout_file, read_layout_file
-from htr.pagexml import read_page_xml
+from htr.layout.alto import read_alto
+from htr.layout.files import LayoutFile, find_layout_file, read_layout_file
+from htr.layout.pagexml import read_page_xml
 
 REPO = Path(__file__).resolve().parents[2]
 LAYOUT_DATA = REPO / "tests" / "data" / "layout"

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexer.errors import IndexFileError
-from indexer.lexical import (
+from indexer.search.lexical import (
     FormHit,
     LexicalIndex,
     levenshtein,

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexer.errors import IndexerError
-from indexer.normalize import (
+from indexer.spelling.normalize import (
     DEFAULT_SETTINGS,
     DEFAULT_VARIANTS,
     NormalizationSettings,

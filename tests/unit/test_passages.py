@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from indexer.passages import (
+from indexer.search.passages import (
     collection_passages,
     first_line_of,
     is_window,

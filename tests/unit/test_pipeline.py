@@ -14,7 +14,7 @@ from htr.confidence import WordReading
 from htr.document import Alternative, ProcessingStep
 from htr.errors import LayoutError
 from htr.images import load_page_images
-from htr.layout_files import read_layout_file
+from htr.layout.files import read_layout_file
 from htr.pipeline import LayoutMode, PipelineSettings, find_lines, transcribe_page
 from htr.recognizer import LineReading
 from tests.conftest import SAMPLES

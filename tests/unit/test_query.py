@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from htr.errors import LegajoError
 from indexer.errors import IndexerError
-from indexer.query import (
+from indexer.search.query import (
     MAX_OPERANDS,
     MAX_QUERY_CHARS,
     Clause,

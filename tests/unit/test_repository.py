@@ -8,16 +8,16 @@ import pytest
 from sqlalchemy import text
 
 from htr.document import Alternative, Line, Page, ProcessingStep, Word
-from indexer.db import head_revision, open_database, schema_revision
 from indexer.errors import (
     DatabaseUrlError,
     LineNotFoundError,
     StaleLineError,
     UnknownCollectionError,
 )
-from indexer.importer import IMPORT_MODEL, IMPORT_STEP
-from indexer.repository import ModelKey, Repository, SourceFile, StoreOutcome, VerifiedLine
 from indexer.settings import resolve_storage, sqlite_url
+from indexer.store.db import head_revision, open_database, schema_revision
+from indexer.store.repository import ModelKey, Repository, SourceFile, StoreOutcome, VerifiedLine
+from indexer.transfer.importer import IMPORT_MODEL, IMPORT_STEP
 
 STEP = ProcessingStep(
     "recognition", "legajo 0.1.0", model_id="m", model_revision="r1", settings={"beams": 2}

@@ -256,7 +256,7 @@ def test_real_double_page_spread() -> None:
     xml = SHARED_DATA / REAL_PAGE
     if not xml.exists():
         pytest.skip("../shared/data is not available")
-    from htr.layout_files import read_layout_file
+    from htr.layout.files import read_layout_file
 
     grey = cv2.imread(str(xml.with_suffix(".jpg")), cv2.IMREAD_GRAYSCALE)
     assert grey is not None

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from indexer.errors import IndexFileError, SemanticModelError
-from indexer.semantic import (
+from indexer.search.semantic import (
     DEFAULT_MODEL_ID,
     FILE_MAGIC,
     IVF_SCANNED_VECTORS,

@@ -1,5 +1,4 @@
-"""`htr.train`, `htr.training_data` and `htr.line_model`: a tiny training run, round trips,
-manuscript splits."""
+"""`htr.training` and `htr.line_model`: a tiny training run, round trips, manuscript splits."""
 
 from __future__ import annotations
 
@@ -10,13 +9,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from htr.train import LineModelShape, TrainConfig, TrainProgress, cer, new_line_model, train
-from htr.training_data import (
+from htr.training.data import (
     LineSample,
     augment,
     gt_lines,
     split_by_manuscript,
     synthetic_lines,
+)
+from htr.training.trainer import (
+    LineModelShape,
+    TrainConfig,
+    TrainProgress,
+    cer,
+    new_line_model,
+    train,
 )
 
 TINY = LineModelShape(
@@ -172,12 +178,9 @@ def test_cer_counts_edits_on_nfc_text() -> None:
 
 
 def test_train_command_parses_its_options(tmp_path: Path) -> None:
-    import argparse
+    from legajo.cli.main import build_parser
 
-    from htr.train import add_train_command
-
-    parser = argparse.ArgumentParser(prog="legajo")
-    add_train_command(parser.add_subparsers())
+    parser = build_parser()
     args = parser.parse_args(
         [
             "train",

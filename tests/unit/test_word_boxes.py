@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from htr import synthetic
-from htr.synthetic import SyntheticLine, available_fonts, iou, random_words, render_line
+from htr.training import synthetic
+from htr.training.synthetic import SyntheticLine, available_fonts, iou, random_words, render_line
 from htr.types import BBox
 from htr.word_boxes import proportional_word_boxes, word_boxes
 

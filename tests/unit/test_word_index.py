@@ -7,7 +7,7 @@ import math
 import pytest
 
 from htr.document import Alternative, Word
-from indexer.word_index import line_forms, line_readings, page_relevance
+from indexer.store.word_index import line_forms, line_readings, page_relevance
 
 READINGS = (
     Alternative("en el nonbre de dios", 0.5),

@@ -7,8 +7,8 @@ from functools import partial
 
 import streamlit as st
 
-from indexer.exporter import ExportFormat
-from indexer.orm import PAGE_INDEXED
+from indexer.store.orm import PAGE_INDEXED
+from indexer.transfer.exporter import ExportFormat
 from ui import components, services
 from ui.exports import MIME_TYPES, export_collection, export_file_name, export_page
 

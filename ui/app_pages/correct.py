@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from indexer.repository import StoredLine
+from indexer.store.repository import StoredLine
 from ui import components, services, state
 from ui.corrections import LineVersion
 from ui.navigation import LINE_ID, PAGE, PAGE_ID, line_link, query_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from indexer.errors import UnknownCollectionError
-from indexer.search import MODES, QuerySyntaxError, SearchResult, SearchTimeoutError
+from indexer.search.service import MODES, QuerySyntaxError, SearchResult, SearchTimeoutError
 from ui import components, services, state
 from ui.components import EXPORT_LIMIT, HITS_PER_PAGE
 from ui.downloads import hits_csv, hits_json

@@ -1,0 +1,719 @@
+"""The read side of search: one read transaction, every statement bounded by a deadline.
+
+`Repository.search_reader` opens a `SearchReader`; `indexer.search.service` asks it for word forms,
+the lines that may hold them and the lines to show. Every statement checks the deadline
+first and is interrupted when it runs past it: SQLite calls a progress handler every few
+thousand virtual-machine steps, PostgreSQL gets the time left as its ``statement_timeout``.
+User text only ever reaches SQL as bound parameters.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Float,
+    Integer,
+    case,
+    column,
+    exists,
+    func,
+    intersect,
+    literal,
+    or_,
+    select,
+    text,
+    values,
+)
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, selectinload
+from sqlalchemy.sql.expression import ColumnElement
+
+from htr.document import Alternative
+from indexer.errors import SearchTimeoutError, UnknownCollectionError
+from indexer.store.orm import (
+    AlternativeRow,
+    CollectionRow,
+    LineRow,
+    LineWordRow,
+    PageRow,
+    WordFormRow,
+)
+from indexer.store.row_mapping import StoredLine, chunks, float_or_none, stored_line
+
+_PROGRESS_STEPS = 1000
+"""SQLite virtual-machine steps between two deadline checks."""
+_SEEK_FORMS = 4
+"""Up to this many forms, a count seeks a line's rows for them one form at a time."""
+_INTERSECT_ROWS = 100_000
+"""Up to this many rows per group, `lines_with_all` intersects the groups' line sets."""
+_WALK_ROWS = 20_000
+"""Up to this many rows in its smallest group, `lines_with_all` walks that group's rows."""
+
+
+@dataclass(frozen=True, slots=True)
+class LineWordMatch:
+    """A line that may hold a word form (a `line_words` row with its line's context).
+
+    Attributes:
+        line_id: The line.
+        form_id: The word form.
+        probability: P(form occurs in the line).
+        text_confidence: Confidence of the form in the current text, None when absent.
+        variants: Whether the line's collection folds spelling variants.
+    """
+
+    line_id: int
+    form_id: int
+    probability: float
+    text_confidence: float | None
+    variants: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LocatedLine:
+    """A stored line with its page's file, frame and its place in reading order."""
+
+    stored: StoredLine
+    source_path: str
+    frame: int
+    position: int
+    collection_id: int
+
+    @property
+    def verified(self) -> bool:
+        """True when a person corrected or confirmed the line."""
+        return self.stored.version > 1
+
+
+@dataclass(frozen=True, slots=True)
+class LineFacts:
+    """What the search filters look at in a line, without loading it.
+
+    Attributes:
+        collection_id: The line's collection.
+        confidence: The recognizer's confidence in the line.
+        verified: True when a person corrected or confirmed the line.
+    """
+
+    collection_id: int
+    confidence: float
+    verified: bool
+
+
+class SearchReader:
+    """The read side of one search, inside one read transaction (`Repository.search_reader`).
+
+    Every statement checks the deadline first and is interrupted when it runs past it:
+    SQLite calls a progress handler every few thousand virtual-machine steps, PostgreSQL gets
+    the time left as its ``statement_timeout``. Either way `SearchTimeoutError` is raised.
+    """
+
+    def __init__(self, session: Session, deadline: float) -> None:
+        self._session = session
+        self._deadline = deadline
+        self._dialect = session.get_bind().dialect.name
+        self._without_variants: set[int] | None = None
+        self._row_counts: dict[tuple[tuple[int, ...], bool], int] = {}
+
+    @contextmanager
+    def bounded(self) -> Iterator[None]:
+        """Installs (and afterwards removes) SQLite's deadline check on the connection."""
+        if self._dialect != "sqlite":
+            yield
+            return
+        raw = self._session.connection().connection.dbapi_connection
+        if raw is None:  # pragma: no cover - a checked-out connection always has one
+            yield
+            return
+        raw.set_progress_handler(self._past_deadline, _PROGRESS_STEPS)
+        try:
+            yield
+        finally:
+            raw.set_progress_handler(None, 0)
+
+    def _past_deadline(self) -> int:
+        return 1 if time.monotonic() > self._deadline else 0
+
+    def check(self) -> None:
+        """Raises `SearchTimeoutError` when the deadline has passed."""
+        if time.monotonic() > self._deadline:
+            raise SearchTimeoutError("the search ran past its time limit")
+
+    def _rows(self, query: Any) -> Sequence[Any]:
+        self.check()
+        if self._dialect == "postgresql":
+            left_ms = max(1, int((self._deadline - time.monotonic()) * 1000))
+            self._session.execute(
+                text("SELECT set_config('statement_timeout', :ms, true)"), {"ms": str(left_ms)}
+            )
+        try:
+            return self._session.execute(query).all()
+        except OperationalError as error:
+            if time.monotonic() > self._deadline or "interrupt" in str(error).lower():
+                raise SearchTimeoutError("the search ran past its time limit") from error
+            raise
+
+    def collection_id(self, name: str) -> int:
+        """The id of a collection.
+
+        Raises:
+            UnknownCollectionError: If there is no collection of that name.
+        """
+        rows = self._rows(select(CollectionRow.id).where(CollectionRow.name == name))
+        if not rows:
+            raise UnknownCollectionError(f"no collection named {name!r}")
+        return int(rows[0][0])
+
+    def form_ids(self, forms: Collection[str]) -> dict[str, int]:
+        """The ids of those of `forms` that occur in some reading."""
+        found: dict[str, int] = {}
+        for chunk in chunks(sorted(forms)):
+            query = select(WordFormRow.form, WordFormRow.id).where(WordFormRow.form.in_(chunk))
+            found.update({str(form): int(i) for form, i in self._rows(query)})
+        return found
+
+    def variant_forms(self, keys: Collection[str]) -> list[tuple[int, str, str]]:
+        """The forms whose variant key is one of `keys`: (id, form, variant key)."""
+        found: list[tuple[int, str, str]] = []
+        for chunk in chunks(sorted(keys)):
+            query = select(WordFormRow.id, WordFormRow.form, WordFormRow.variant_key).where(
+                WordFormRow.variant_key.in_(chunk)
+            )
+            found.extend((int(i), str(f), str(k)) for i, f, k in self._rows(query))
+        return found
+
+    def prefix_forms(
+        self, prefix: str, *, variant_prefix: str | None = None, limit: int = 1000
+    ) -> list[tuple[int, str]]:
+        """The forms starting with `prefix` (or whose variant key starts with `variant_prefix`).
+
+        ``%``, ``_`` and the escape character in the prefixes match only themselves.
+        """
+        condition: ColumnElement[bool] = WordFormRow.form.like(
+            _like_prefix(prefix), escape=_LIKE_ESCAPE
+        )
+        if variant_prefix is not None:
+            condition = or_(
+                condition,
+                WordFormRow.variant_key.like(_like_prefix(variant_prefix), escape=_LIKE_ESCAPE),
+            )
+        query = (
+            select(WordFormRow.id, WordFormRow.form)
+            .where(condition)
+            .order_by(WordFormRow.form)
+            .limit(limit)
+        )
+        return [(int(i), str(f)) for i, f in self._rows(query)]
+
+    def matches(
+        self,
+        form_ids: Collection[int],
+        *,
+        collection_id: int | None = None,
+        min_confidence: float | None = None,
+        in_text: bool = False,
+        line_ids: Collection[int] | None = None,
+    ) -> list[LineWordMatch]:
+        """The lines that may hold any of `form_ids`, one match per (line, form).
+
+        Args:
+            form_ids: Word forms.
+            collection_id: Only lines of this collection.
+            min_confidence: Only lines whose confidence is at least this (corrected lines
+                always pass).
+            in_text: Only where the form is in the line's current text.
+            line_ids: Only these lines (read through the primary key: fast for few lines).
+        """
+        off = self._collections_without_variants()
+        found: list[LineWordMatch] = []
+        line_chunks: list[Sequence[int] | None] = (
+            [None] if line_ids is None else list(chunks(sorted(line_ids)))
+        )
+        for chunk, lines in ((f, i) for f in chunks(sorted(form_ids)) for i in line_chunks):
+            # With lines given, their rows are read by primary key and the forms tested:
+            # the form index would walk every line of a frequent form.
+            form_test = _form_in(LineWordRow.form_id, chunk, indexed=lines is None)
+            query = self._filtered(
+                select(
+                    LineWordRow.line_id,
+                    LineWordRow.form_id,
+                    LineWordRow.probability,
+                    LineWordRow.text_confidence,
+                    PageRow.collection_id if off else literal(None),
+                ).where(form_test),
+                collection_id=collection_id,
+                min_confidence=min_confidence,
+                join_pages=bool(off),
+            )
+            if in_text:
+                query = query.where(LineWordRow.text_confidence.is_not(None))
+            if lines is not None:
+                query = query.where(LineWordRow.line_id.in_(lines))
+            found.extend(
+                LineWordMatch(
+                    line_id=int(line_id),
+                    form_id=int(form_id),
+                    probability=float(prob),
+                    text_confidence=float_or_none(conf),
+                    variants=cid not in off,
+                )
+                for line_id, form_id, prob, conf, cid in self._rows(query)
+            )
+        return found
+
+    def _collections_without_variants(self) -> set[int]:
+        # Read once per search: it is asked for every look-up of a multi-word search.
+        if self._without_variants is None:
+            rows = self._rows(select(CollectionRow.id).where(CollectionRow.variants.is_(False)))
+            self._without_variants = {int(row[0]) for row in rows}
+        return self._without_variants
+
+    def collections_without_variants(self) -> set[int]:
+        """The ids of the collections whose searches do not fold spelling variants."""
+        return self._collections_without_variants()
+
+    def phrase_bounds(
+        self,
+        positions: Sequence[Mapping[int, float]],
+        *,
+        in_text: bool = False,
+        floor: float = 0.0,
+        collection_id: int | None = None,
+        min_confidence: float | None = None,
+    ) -> list[tuple[int, float]]:
+        """Lines holding a form of every position, each with a bound of its phrase score.
+
+        With `in_text` (exact mode) the bound is the product over the positions of the
+        best ``w(f) * max(text confidence, floor)`` of the position's forms: the phrase's
+        score when the text holds it. Otherwise it is the smallest over the positions of
+        ``min(1, sum of w(f) * P(f, l))``: the readings that hold the phrase hold one of
+        each position's forms. The per-position values come from the database in one pass
+        over the forms' rows.
+
+        Args:
+            positions: Per position of the phrase, its forms' weights by form id.
+            in_text: As in `matches`.
+            floor: Lowest value of a form in the text (`in_text` only).
+            collection_id: As in `matches`.
+            min_confidence: As in `matches`.
+
+        Returns:
+            (line id, bound), highest bound first, then by line id.
+        """
+        rows = [
+            (position, form_id, weight)
+            for position, forms in enumerate(positions)
+            for form_id, weight in forms.items()
+        ]
+        if not rows or any(not forms for forms in positions):
+            return []
+        # A CTE: SQLite takes no column list after the alias of a FROM (VALUES ...).
+        accepted = (
+            values(
+                column("position", Integer),
+                column("form_id", Integer),
+                column("weight", Float),
+                name="accepted",
+            )
+            .data(rows)
+            .cte("accepted")
+        )
+        value: ColumnElement[float]
+        if in_text:
+            confidence = LineWordRow.text_confidence
+            value = func.max(
+                accepted.c.weight * case((confidence < floor, floor), else_=confidence)
+            )
+        else:
+            total = func.sum(accepted.c.weight * LineWordRow.probability)
+            value = case((total > 1.0, 1.0), else_=total)
+        per_position = self._filtered(
+            select(
+                LineWordRow.line_id.label("line_id"),
+                accepted.c.position.label("position"),
+                value.label("value"),
+            )
+            .select_from(accepted)
+            .join(LineWordRow, LineWordRow.form_id == accepted.c.form_id)
+            .where(_holds(LineWordRow, in_text))
+            .group_by(LineWordRow.line_id, accepted.c.position),
+            collection_id=collection_id,
+            min_confidence=min_confidence,
+        ).cte("per_position")
+        # Only the lines holding every position leave the database.
+        complete = (
+            select(per_position.c.line_id)
+            .group_by(per_position.c.line_id)
+            .having(func.count() == len(positions))
+        )
+        query = select(per_position.c.line_id, per_position.c.position, per_position.c.value).where(
+            per_position.c.line_id.in_(complete)
+        )
+        per_line: dict[int, list[float]] = {}
+        for line_id, position, v in self._rows(query):
+            per_line.setdefault(int(line_id), [0.0] * len(positions))[int(position)] = float(v)
+        bounds = []
+        for line_id, found in per_line.items():
+            if all(found):
+                bounds.append((line_id, math.prod(found) if in_text else min(found)))
+        bounds.sort(key=lambda item: (-item[1], item[0]))
+        return bounds
+
+    def top_matches(
+        self,
+        form_id: int,
+        *,
+        limit: int,
+        collection_id: int | None = None,
+        min_confidence: float | None = None,
+        in_text: bool = False,
+        skip_collections: Collection[int] = (),
+        after: tuple[float, int] | None = None,
+    ) -> list[LineWordMatch]:
+        """The `limit` lines most likely to hold a form, most likely first.
+
+        Ordered by probability, or with `in_text` by text confidence (only lines whose
+        current text holds the form), then by line id; both walk a ranked index (migration
+        0003), so this is fast for any form and any position in its lines.
+
+        Args:
+            form_id: The word form.
+            limit: Most lines returned.
+            collection_id: Only lines of this collection.
+            min_confidence: As in `matches`.
+            in_text: As in `matches`.
+            skip_collections: Leave out the lines of these collections.
+            after: (value, line id) of the last line of the previous batch: the lines
+                after it in this order.
+        """
+        value = LineWordRow.text_confidence if in_text else LineWordRow.probability
+        query = self._filtered(
+            select(
+                LineWordRow.line_id,
+                LineWordRow.probability,
+                LineWordRow.text_confidence,
+            ).where(LineWordRow.form_id == form_id),
+            collection_id=collection_id,
+            min_confidence=min_confidence,
+            skip_collections=skip_collections,
+        )
+        if in_text:
+            query = query.where(LineWordRow.text_confidence.is_not(None))
+        found: list[Any] = []
+        if after is not None:
+            # Two range reads of the index: the rest of the last value's lines, then lower
+            # values (an OR of both would not let the database seek).
+            last_value, last_line = after
+            found.extend(
+                self._rows(
+                    query.where(value == last_value, LineWordRow.line_id > last_line)
+                    .order_by(LineWordRow.line_id)
+                    .limit(limit)
+                )
+            )
+            query = query.where(value < last_value)
+        if len(found) < limit:
+            found.extend(
+                self._rows(
+                    query.order_by(value.desc(), LineWordRow.line_id).limit(limit - len(found))
+                )
+            )
+        return [
+            LineWordMatch(int(line_id), form_id, float(prob), float_or_none(conf), True)
+            for line_id, prob, conf in found
+        ]
+
+    def lines_with_all(
+        self, groups: Sequence[Collection[int]], *, in_text: bool = False, limit: int
+    ) -> list[int] | None:
+        """The lines holding a form of every group, when there are at most `limit` of them.
+
+        Only when that is cheap to know: every group has at most `_INTERSECT_ROWS` rows (the
+        groups' line sets are intersected), or the smallest has at most `_WALK_ROWS` (its
+        rows are walked and the other groups looked up line by line); and not when, were
+        the groups independent, they would meet in more than twice `limit` lines. A line
+        holds a form when its probability is above 0, or with `in_text` when its current
+        text holds it.
+
+        Args:
+            groups: Form ids per group.
+            in_text: As in `matches`.
+            limit: Most lines wanted.
+
+        Returns:
+            The line ids, or None when there are more than `limit` lines or finding them
+            would cost too much.
+        """
+        if not groups or any(not group for group in groups):
+            return []
+        sizes, ordered = self._rarest_first(groups, in_text)
+        # Were the words independent, this many lines would hold them all: when that is far
+        # above `limit`, finding out costs more than it can save.
+        lines = max(1, int(self._rows(select(func.max(LineRow.id)))[0][0] or 0))
+        if math.prod(size / lines for size in sizes) * lines > limit:
+            return None
+        query: Any
+        if max(sizes) <= _INTERSECT_ROWS:
+            query = intersect(
+                *(
+                    select(LineWordRow.line_id).where(
+                        LineWordRow.form_id.in_(sorted(group)), _holds(LineWordRow, in_text)
+                    )
+                    for group in ordered
+                )
+            )
+        elif min(sizes) <= _WALK_ROWS:
+            query = self._walk(ordered, (), in_text)
+        else:
+            return None
+        rows = self._rows(query.limit(limit + 1))
+        return None if len(rows) > limit else [int(row[0]) for row in rows]
+
+    def count_lines_with_all(
+        self,
+        groups: Sequence[Collection[int]],
+        *,
+        excluded: Collection[int] = (),
+        collection_id: int | None = None,
+        min_confidence: float | None = None,
+        in_text: bool = False,
+        cap: int,
+    ) -> int:
+        """How many lines hold a form of every group and no excluded form, up to `cap`.
+
+        A line holds a form as in `lines_with_all`. An excluded form rules a line out when
+        it is in the current text (`in_text`), else when its probability is 1. The smallest
+        group's rows are walked and the other groups looked up line by line, until `cap`
+        lines are counted: quick when the groups often meet, as when `lines_with_all`
+        found too many lines.
+
+        Args:
+            groups: Form ids per group; a line must hold one of every group's.
+            excluded: Form ids that rule a line out.
+            collection_id: As in `matches`.
+            min_confidence: As in `matches`.
+            in_text: As in `matches`.
+            cap: Counting stops there.
+        """
+        if not groups or any(not group for group in groups):
+            return 0
+        _, ordered = self._rarest_first(groups, in_text)
+        walk = self._filtered(
+            self._walk(ordered, excluded, in_text),
+            collection_id=collection_id,
+            min_confidence=min_confidence,
+        )
+        rows = self._rows(select(func.count()).select_from(walk.limit(cap).subquery()))
+        return int(rows[0][0])
+
+    @staticmethod
+    def _walk(groups: Sequence[Collection[int]], excluded: Collection[int], in_text: bool) -> Any:
+        """The lines of the first group's rows that hold the other groups and no excluded form.
+
+        The first group's rows are walked, the others looked up line by line.
+        """
+        walk = select(LineWordRow.line_id).where(
+            LineWordRow.form_id.in_(sorted(groups[0])), _holds(LineWordRow, in_text)
+        )
+        checks = [(group, False) for group in groups[1:]]
+        if excluded:
+            checks.append((excluded, True))
+        for forms, ruling_out in checks:
+            other = aliased(LineWordRow)
+            if ruling_out:
+                condition = (
+                    other.text_confidence.is_not(None) if in_text else other.probability >= 1.0
+                )
+            else:
+                condition = _holds(other, in_text)
+            found = exists().where(
+                other.line_id == LineWordRow.line_id,
+                _form_in(other.form_id, sorted(forms), indexed=len(forms) <= _SEEK_FORMS),
+                condition,
+            )
+            walk = walk.where(~found if ruling_out else found)
+        return walk.distinct()
+
+    def _rarest_first(
+        self, groups: Sequence[Collection[int]], in_text: bool
+    ) -> tuple[list[int], list[Collection[int]]]:
+        """The groups' row counts (up to `_INTERSECT_ROWS` + 1), and the groups, fewest first.
+
+        Counts are kept for the rest of the search: `count_lines_with_all` follows
+        `lines_with_all` on the same groups.
+        """
+        sizes = []
+        for group in groups:
+            key = (tuple(sorted(group)), in_text)
+            if key not in self._row_counts:
+                inner = (
+                    select(LineWordRow.line_id)
+                    .where(LineWordRow.form_id.in_(key[0]), _holds(LineWordRow, in_text))
+                    .limit(_INTERSECT_ROWS + 1)
+                )
+                rows = self._rows(select(func.count()).select_from(inner.subquery()))
+                self._row_counts[key] = int(rows[0][0])
+            sizes.append(self._row_counts[key])
+        ordered = [group for _, group in sorted(zip(sizes, groups, strict=True), key=_first)]
+        return sizes, ordered
+
+    def count_lines(
+        self,
+        form_ids: Collection[int],
+        *,
+        variant_form_ids: Collection[int] = (),
+        collection_id: int | None = None,
+        min_confidence: float | None = None,
+        in_text: bool = False,
+        cap: int,
+    ) -> int:
+        """How many lines may hold any of the forms, counted up to `cap`.
+
+        Args:
+            form_ids: Forms that count in every collection.
+            variant_form_ids: Forms that count only in collections that fold variants.
+            collection_id: As in `matches`.
+            min_confidence: As in `matches`.
+            in_text: As in `matches`.
+            cap: Counting stops there.
+        """
+        off = self._collections_without_variants() if variant_form_ids else set()
+        condition: ColumnElement[bool] = LineWordRow.form_id.in_(sorted(form_ids))
+        if variant_form_ids and off:
+            variant_condition = LineWordRow.form_id.in_(sorted(variant_form_ids)) & (
+                PageRow.collection_id.not_in(sorted(off))
+            )
+            condition = or_(condition, variant_condition)
+        elif variant_form_ids:
+            condition = LineWordRow.form_id.in_(sorted({*form_ids, *variant_form_ids}))
+        inner = self._filtered(
+            select(LineWordRow.line_id).where(condition).distinct(),
+            collection_id=collection_id,
+            min_confidence=min_confidence,
+            join_pages=bool(variant_form_ids and off),
+        )
+        if in_text:
+            inner = inner.where(LineWordRow.text_confidence.is_not(None))
+        rows = self._rows(select(func.count()).select_from(inner.limit(cap).subquery()))
+        return int(rows[0][0])
+
+    def _filtered(
+        self,
+        query: Any,
+        *,
+        collection_id: int | None,
+        min_confidence: float | None,
+        skip_collections: Collection[int] = (),
+        join_pages: bool = False,
+    ) -> Any:
+        """Adds the joins and conditions of the line filters to a query on `line_words`."""
+        pages = join_pages or collection_id is not None or bool(skip_collections)
+        if pages or min_confidence is not None:
+            query = query.join(LineRow, LineRow.id == LineWordRow.line_id)
+        if pages:
+            query = query.join(PageRow, PageRow.id == LineRow.page_id)
+        if collection_id is not None:
+            query = query.where(PageRow.collection_id == collection_id)
+        if skip_collections:
+            query = query.where(PageRow.collection_id.not_in(sorted(skip_collections)))
+        if min_confidence is not None:
+            query = query.where(or_(LineRow.confidence >= min_confidence, LineRow.version > 1))
+        return query
+
+    def readings(self, line_ids: Collection[int]) -> dict[int, tuple[str, bool, list[Alternative]]]:
+        """Current text, whether verified, and n-best readings of lines, by id (no words)."""
+        found: dict[int, tuple[str, bool, list[Alternative]]] = {}
+        for chunk in chunks(sorted(line_ids)):
+            for line_id, line_text, version in self._rows(
+                select(LineRow.id, LineRow.text, LineRow.version).where(LineRow.id.in_(chunk))
+            ):
+                found[int(line_id)] = (str(line_text), version > 1, [])
+            for line_id, alt_text, prob in self._rows(
+                select(AlternativeRow.line_id, AlternativeRow.text, AlternativeRow.prob)
+                .where(AlternativeRow.line_id.in_(chunk))
+                .order_by(AlternativeRow.line_id, AlternativeRow.rank)
+            ):
+                if int(line_id) in found:
+                    found[int(line_id)][2].append(Alternative(str(alt_text), float(prob)))
+        return found
+
+    def line_facts(self, line_ids: Collection[int]) -> dict[int, LineFacts]:
+        """Collection, confidence and verification of lines, by id (one cheap query per chunk)."""
+        found: dict[int, LineFacts] = {}
+        for chunk in chunks(sorted(line_ids)):
+            query = (
+                select(LineRow.id, PageRow.collection_id, LineRow.confidence, LineRow.version)
+                .join(PageRow, PageRow.id == LineRow.page_id)
+                .where(LineRow.id.in_(chunk))
+            )
+            for line_id, collection_id, confidence, version in self._rows(query):
+                found[int(line_id)] = LineFacts(
+                    int(collection_id), float(confidence), int(version) > 1
+                )
+        return found
+
+    def located_lines(self, line_ids: Collection[int]) -> dict[int, LocatedLine]:
+        """The lines with their words, readings, page file and frame, by id."""
+        found: dict[int, LocatedLine] = {}
+        for chunk in chunks(sorted(line_ids)):
+            self.check()
+            query = (
+                select(LineRow, PageRow.source_path, PageRow.frame, PageRow.collection_id)
+                .join(PageRow, PageRow.id == LineRow.page_id)
+                .where(LineRow.id.in_(chunk))
+                .options(selectinload(LineRow.words), selectinload(LineRow.alternatives))
+            )
+            for row, source_path, frame, collection_id in self._rows(query):
+                found[row.id] = LocatedLine(
+                    stored=stored_line(row),
+                    source_path=str(source_path),
+                    frame=int(frame),
+                    position=int(row.position),
+                    collection_id=int(collection_id),
+                )
+        return found
+
+
+_LIKE_ESCAPE = "\\"
+
+
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern matching the strings that start with `prefix`, taken literally."""
+    escaped = (
+        prefix.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
+        .replace("%", _LIKE_ESCAPE + "%")
+        .replace("_", _LIKE_ESCAPE + "_")
+    )
+    return escaped + "%"
+
+
+def _first(pair: tuple[int, Any]) -> int:
+    return pair[0]
+
+
+def _form_in(
+    column: InstrumentedAttribute[int], forms: Sequence[int], *, indexed: bool
+) -> ColumnElement[bool]:
+    """``column IN forms``; unless `indexed`, written so that no index serves it.
+
+    Rows reached by line id are better read whole (a line has a few dozen) and tested
+    against the list than sought once per form or found through the form index: SQLite uses
+    no index for ``column + 0``.
+    """
+    return column.in_(forms) if indexed else (column + 0).in_(forms)
+
+
+def _holds(row: Any, in_text: bool) -> ColumnElement[bool]:
+    """Whether a `line_words` row says its line holds its form (`lines_with_all`)."""
+    return row.text_confidence.is_not(None) if in_text else row.probability > 0
+
+
+def _rules_out(row: Any, in_text: bool) -> ColumnElement[bool]:
+    """Whether a `line_words` row of an excluded form rules its line out."""
+    return row.text_confidence.is_not(None) if in_text else row.probability >= 1.0

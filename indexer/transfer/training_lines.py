@@ -1,0 +1,214 @@
+"""Training lines from the database: every stored line whose text a person verified.
+
+A line is verified when
+
+- it was **corrected** (it has a `CorrectionRow`): its text is the latest correction;
+- or its page was **imported** by `legajo import` (`indexer.transfer.importer`): the page's
+  model key is `IMPORT_MODEL` *and* its processing steps include an `IMPORT_STEP`. The model
+  key alone could also be a model's path (``--model import``); the step is what the importer
+  writes.
+
+Each line is cut from its page image on disk (the page's file and frame, with the stored
+polygon) by `htr.training.data.line_samples`, exactly as PAGE/ALTO ground truth is, and names
+the folder of its page image as its source, so that the train/validation split keeps a
+manuscript on one side. A page whose image is missing, unreadable, or whose content changed
+since it was stored (another SHA-256: the polygons no longer fit) is skipped with a warning
+naming the file; the model card counts the skipped pages.
+
+`DatabaseLineSource` is the `htr.training.data.LineSetReader` that ``legajo train --from-db``
+hands to `htr.training.trainer` (`legajo.cli.train_data`). The lines come from
+`indexer.store.repository.Repository.verified_lines`, given the importer's model key and step kind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from pathlib import Path
+
+from htr.errors import ImageLoadError
+from htr.images import PageImage, iter_page_images
+from htr.line_processor import DEFAULT_HEIGHT, DEFAULT_MAX_WIDTH
+from htr.training.data import LineSample, LineSet, line_samples
+from htr.training.trainer import TrainingError
+from indexer.store.repository import Repository, VerifiedLine
+from indexer.transfer.importer import IMPORT_MODEL, IMPORT_STEP
+from indexer.transfer.ingest import hash_file
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class DatabaseLineSource:
+    """Reads the verified lines of a database as a `LineSet` (a `LineSetReader`).
+
+    The database is closed (its pooled connections) once the lines are read.
+
+    Attributes:
+        repository: The open database.
+        collection: Only this collection; None for every collection.
+    """
+
+    repository: Repository
+    collection: str | None = None
+
+    def __call__(self, height: int) -> LineSet:
+        """Reads the lines at `height` pixels (see `read_verified_lines`)."""
+        try:
+            return read_verified_lines(self.repository, self.collection, height=height)
+        finally:
+            self.repository.database.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"DatabaseLineSource({self.repository.database.url!r}, collection={self.collection!r})"
+        )
+
+
+def read_verified_lines(
+    repository: Repository,
+    collection: str | None = None,
+    *,
+    height: int = DEFAULT_HEIGHT,
+    max_width: int = DEFAULT_MAX_WIDTH,
+) -> LineSet:
+    """Cuts every verified line of the database (or of one collection) from its page image.
+
+    Args:
+        repository: The database.
+        collection: Only this collection; None for every collection.
+        height: Line height (the model's input height).
+        max_width: Widest line.
+
+    Returns:
+        The lines, file by file (corrected ones first), with a description for the model
+        card: how many corrected and imported lines, the database (password hidden),
+        the collection, and the pages skipped.
+
+    Raises:
+        UnknownCollectionError: If `collection` does not exist.
+        DatabaseAccessError: If the database cannot be read.
+        TrainingError: If there is no verified line, or none could be cut from its image.
+    """
+    where = f"database {repository.database.url}" + (
+        f", collection {collection}" if collection is not None else ", every collection"
+    )
+    found = repository.verified_lines(
+        collection, import_model=IMPORT_MODEL, import_step=IMPORT_STEP
+    )
+    if not found:
+        raise TrainingError(
+            f"no verified lines in {where}: correct lines in the workbench (legajo ui) or "
+            "import transcriptions (legajo import) first"
+        )
+    samples: list[LineSample] = []
+    corrected = imported = skipped = 0
+    for path, page_lines in _by_file(found):
+        cut = _cut_file(path, page_lines, height, max_width)
+        skipped += cut.skipped_pages
+        samples.extend(cut.corrected + cut.imported)
+        corrected += len(cut.corrected)
+        imported += len(cut.imported)
+    if not samples:
+        raise TrainingError(
+            f"none of the {len(found)} verified lines in {where} could be cut: their page "
+            "images are missing, unreadable or changed (see the warnings)"
+        )
+    description = (
+        f"{corrected} corrected lines and {imported} lines of imported transcriptions from {where}"
+    )
+    if skipped:
+        pages = "1 page" if skipped == 1 else f"{skipped} pages"
+        description += f" ({pages} skipped: image missing, unreadable or changed)"
+    logger.info("%s", description)
+    return LineSet(tuple(samples), description)
+
+
+@dataclass(frozen=True, slots=True)
+class _CutFile:
+    corrected: list[LineSample]
+    imported: list[LineSample]
+    skipped_pages: int
+
+
+def _cut_file(path: str, lines: Sequence[VerifiedLine], height: int, max_width: int) -> _CutFile:
+    """Cuts the verified lines of one file, page by page; unusable pages are skipped."""
+    by_frame: dict[int, list[VerifiedLine]] = {}
+    for verified in lines:
+        by_frame.setdefault(verified.frame, []).append(verified)
+    corrected: list[LineSample] = []
+    imported: list[LineSample] = []
+    source = str(Path(path).resolve().parent)
+    done: set[int] = set()
+    try:
+        _check_unchanged(path, {h for v in lines if (h := _checkable_sha256(v)) is not None})
+        for page in _frames(path, set(by_frame)):
+            done.add(page.frame)
+            for is_corrected, target in ((True, corrected), (False, imported)):
+                chosen = [v.line for v in by_frame[page.frame] if v.corrected is is_corrected]
+                target.extend(
+                    line_samples(page.image, chosen, source, height=height, max_width=max_width)
+                )
+    except ImageLoadError as error:
+        left = sorted(set(by_frame) - done)
+        logger.warning(
+            "skipped %d verified lines of %s (frames %s): %s",
+            sum(len(by_frame[frame]) for frame in left),
+            path,
+            ", ".join(map(str, left)),
+            error,
+        )
+        return _CutFile(corrected, imported, len(left))
+    missing = sorted(set(by_frame) - done)
+    if missing:
+        logger.warning("skipped frames %s of %s: the file has fewer pages now", missing, path)
+    return _CutFile(corrected, imported, len(missing))
+
+
+def _check_unchanged(path: str, hashes: set[str]) -> None:
+    """Checks that a file's content is (one of) the content(s) it was stored with.
+
+    Raises:
+        ImageLoadError: If the file cannot be read, or its SHA-256 is none of `hashes`.
+    """
+    if not hashes:
+        return
+    if hash_file(Path(path)).sha256 not in hashes:
+        raise ImageLoadError(
+            f"{path} changed since it was stored (another SHA-256): the stored line "
+            "polygons may not fit it"
+        )
+
+
+def _frames(path: str, wanted: set[int]) -> Iterator[PageImage]:
+    """The wanted pages of a file, in file order; stops reading after the last one."""
+    last = max(wanted)
+    pages = iter_page_images(path)
+    try:
+        for page in pages:
+            if page.frame in wanted:
+                yield page
+            if page.frame >= last:
+                break
+    finally:
+        pages.close()
+
+
+def _by_file(lines: Sequence[VerifiedLine]) -> Iterator[tuple[str, list[VerifiedLine]]]:
+    for path, group in groupby(lines, key=lambda v: v.source_path):
+        yield path, list(group)
+
+
+def _checkable_sha256(verified: VerifiedLine) -> str | None:
+    """The content hash to check a line's file against; None when it cannot be checked.
+
+    A page imported while its image was missing is keyed by a placeholder hash, not the
+    image's (its import step says ``image: missing``).
+    """
+    image_missing = any(
+        step.kind == IMPORT_STEP and step.settings.get("image") == "missing"
+        for step in verified.steps
+    )
+    return None if image_missing else verified.sha256

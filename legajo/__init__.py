@@ -1,0 +1,9 @@
+"""legajo: search historical handwritten archives.
+
+The front door of the project: the `legajo` command line (`legajo.cli`) and a small Python
+API (`legajo.api`, re-exported here). Nothing in `htr`, `indexer` or `ui` imports it.
+"""
+
+from htr import __version__
+
+__all__ = ["__version__"]
