@@ -8,7 +8,7 @@ TORCH := torch==2.13.0
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint clean-venv
+.PHONY: setup demo test lint model-code wheel clean-venv
 
 setup: $(STAMP)
 
@@ -36,6 +36,16 @@ lint: setup
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$status
+
+# The bundled model's remote code (what lets plain transformers load it) is generated from
+# htr/line_model.py and htr/line_processor.py; a test fails until this has been run after a change.
+MODEL := data/models/legajo-default
+model-code: setup
+	$(BIN)/python -c 'from htr.remote_code import write_remote_code; write_remote_code("$(MODEL)")'
+
+# A wheel in dist/ that carries the bundled model as htr/models/legajo-default (see setup.py).
+wheel: setup
+	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -w dist .
 
 clean-venv:
 	rm -rf $(VENV)

@@ -37,7 +37,8 @@ def main() -> None:
 
     from htr.recognizer import RecognizerSettings, load_recognizer
     from htr.training.data import synthetic_lines
-    from htr.training.trainer import hardware, training_throughput
+    from htr.training.model_card import hardware
+    from htr.training.trainer import training_throughput
 
     settings = RecognizerSettings(device=args.device)
     if args.beams is not None:

@@ -12,11 +12,17 @@ from raw to calibrated confidence on (raw confidence, word right?) pairs from an
   Log-odds rather than ``p ** (1/T)`` because the power form cannot lower a confidence near
   1.0 much, and wrongly read words at 0.99 are exactly what overconfidence looks like.
 - ``platt``: ``sigmoid(a * logit(p) + b)`` with ``a > 0`` (Platt scaling: temperature plus a
-  shift), fitted by Newton's method on the NLL. Useful when a model is overconfident on
-  some words and underconfident on others.
-- ``isotonic``: the pool-adjacent-violators fit of accuracy against confidence, interpolated
-  linearly between the pooled blocks. Most flexible; needs more data; not strictly
-  increasing (ties within a block).
+  shift), a logistic regression of the outcomes on ``logit(p)`` fitted by scikit-learn's
+  `LogisticRegression`. Useful when a model is overconfident on some words and
+  underconfident on others.
+- ``isotonic``: the pool-adjacent-violators fit of accuracy against confidence by
+  scikit-learn's `IsotonicRegression`, stored as its knots (the first and last confidence
+  of each pooled block) and interpolated linearly between them. Most flexible; needs more
+  data; not strictly increasing (flat within a block).
+
+The fitted maps are stored as plain numbers (``T``; ``a`` and ``b``; the knots), never as
+scikit-learn objects, so applying a calibration needs only numpy, and scikit-learn is
+imported only when a Platt or isotonic calibration is fitted.
 
 Every `Calibration.apply` maps [0, 1] into [0, 1] and never reverses the order of two
 confidences: temperature and Platt scaling are strictly increasing (up to float rounding),
@@ -29,8 +35,7 @@ import itertools
 import json
 import logging
 import math
-import os
-import tempfile
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +44,7 @@ from typing import Any, Literal, cast, get_args
 import numpy as np
 import numpy.typing as npt
 
+from htr.atomic_files import write_text_atomically
 from htr.errors import LegajoError
 from htr.metrics import DEFAULT_BINS, expected_calibration_error
 
@@ -55,6 +61,8 @@ TEMPERATURE_RANGE = (0.01, 100.0)
 """Temperatures the fit may choose from; the ends are reached only by degenerate data."""
 _EPSILON = 1e-12
 """Outcome probabilities are kept this far from 0 and 1 in the NLL, so it stays finite."""
+_PLATT_RIDGE = 1e-6
+"""L2 penalty of the Platt slope, per word: keeps the fit finite on separable data."""
 
 
 class CalibrationError(LegajoError):
@@ -313,14 +321,7 @@ def save_calibration(directory: Path, calibration: Calibration) -> Path:
     path = directory / CALIBRATION_FILE
     text = json.dumps(calibration.to_dict(), indent=2, ensure_ascii=False) + "\n"
     try:
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".calibration-", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(text)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_text_atomically(path, text)
     except OSError as error:
         raise CalibrationError(f"{path}: cannot write the calibration: {error}") from error
     logger.info("wrote %s (%s)", path, calibration.describe())
@@ -478,40 +479,28 @@ def _fit_temperature(p: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> 
 
 
 def _fit_platt(p: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> tuple[float, float]:
-    """Returns (a, b) of ``sigmoid(a * logit(p) + b)`` with the least NLL (Newton's method).
+    """Returns (a, b) of ``sigmoid(a * logit(p) + b)`` with the least NLL.
 
-    A tiny ridge penalty keeps the Newton steps defined on separable data; a slope that comes
-    out non-positive (outcomes unrelated or opposed to confidence) falls back to temperature
-    scaling, which keeps the map increasing.
+    A logistic regression of the outcomes on the log-odds, by scikit-learn's
+    `LogisticRegression` (L-BFGS). A tiny L2 penalty on the slope (`_PLATT_RIDGE` per word; the
+    bias is not penalised) keeps the fit finite on separable data. Outcomes all alike, or a
+    slope that comes out non-positive (outcomes unrelated or opposed to confidence), fall back
+    to temperature scaling, which keeps the map increasing.
     """
-    z = _clipped_logits(p)
-    features = np.stack([z, np.ones_like(z)], axis=1)
-    ridge = 1e-6 * len(z)
+    if np.all(y == y[0]):
+        logger.warning("Platt scaling needs right and wrong words; using temperature")
+        return 1.0 / _fit_temperature(p, y), 0.0
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
 
-    def objective(w: npt.NDArray[np.float64]) -> float:
-        return len(z) * _nll(_sigmoid(features @ w), y) + 0.5 * ridge * float(w @ w)
-
-    weights = np.array([1.0, 0.0])
-    current = objective(weights)
-    for _ in range(100):
-        q = _sigmoid(features @ weights)
-        gradient = features.T @ (q - y) + ridge * weights
-        hessian = (features.T * (q * (1.0 - q))) @ features + ridge * np.eye(2)
-        step = np.linalg.solve(hessian, gradient)
-        # Damped Newton: halve the step until the objective does not rise.
-        for _ in range(40):
-            candidate = weights - step
-            value = objective(candidate)
-            if value <= current:
-                break
-            step = step / 2.0
-        else:
-            break
-        weights, converged = candidate, current - value < 1e-12 * max(1.0, abs(current))
-        current = value
-        if converged:
-            break
-    slope, bias = float(weights[0]), float(weights[1])
+    z = _clipped_logits(p).reshape(-1, 1)
+    model = LogisticRegression(C=1.0 / (_PLATT_RIDGE * len(z)), tol=1e-10, max_iter=1000)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(z, y > 0.5)
+    for warning in caught:
+        logger.warning("Platt scaling: %s", warning.message)
+    slope, bias = float(model.coef_[0, 0]), float(model.intercept_[0])
     if not (math.isfinite(slope) and math.isfinite(bias)) or slope <= 1e-6:
         logger.warning(
             "Platt scaling found no increasing map (slope %.3g); using temperature", slope
@@ -523,33 +512,19 @@ def _fit_platt(p: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> tuple[
 def _fit_isotonic(
     p: npt.NDArray[np.float64], y: npt.NDArray[np.float64]
 ) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Pool-adjacent-violators: the non-decreasing step fit of `y` against `p`.
+    """The non-decreasing fit of `y` against `p`, by scikit-learn's `IsotonicRegression`.
 
     Returns:
-        The knots: each pooled block's mean confidence and its accuracy, with blocks of
-        equal mean confidence merged so the x knots increase strictly.
+        The knots: the confidences where the fitted map changes slope (the first and last
+        confidence of each pooled block), strictly increasing, and the accuracy there,
+        non-decreasing in [0, 1]. `np.interp` between them gives the fitted map, clipped
+        to the end values outside them.
     """
-    order = np.argsort(p, kind="stable")
-    xs_sorted, ys_sorted = p[order], y[order]
-    # Items with the same confidence start as one block.
-    blocks: list[list[float]] = []  # [sum_x, sum_y, count]
-    for x, outcome in zip(xs_sorted.tolist(), ys_sorted.tolist(), strict=True):
-        if blocks and blocks[-1][0] / blocks[-1][2] == x:
-            blocks[-1][0] += x
-            blocks[-1][1] += outcome
-            blocks[-1][2] += 1
-        else:
-            blocks.append([x, outcome, 1.0])
-        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
-            last = blocks.pop()
-            for k in range(3):
-                blocks[-1][k] += last[k]
-    knots_x: list[float] = []
-    knots_y: list[float] = []
-    for sum_x, sum_y, count in blocks:
-        x, value = sum_x / count, sum_y / count
-        if knots_x and x <= knots_x[-1]:
-            continue  # rounding made two block means equal; the later (higher) y is dropped
-        knots_x.append(x)
-        knots_y.append(value)
-    return tuple(knots_x), tuple(knots_y)
+    from sklearn.isotonic import IsotonicRegression
+
+    model = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+    model.fit(p, y)
+    knots_x = np.asarray(model.X_thresholds_, dtype=np.float64)
+    # Guards against float rounding only: the pooled accuracies are non-decreasing already.
+    knots_y = np.maximum.accumulate(np.clip(model.y_thresholds_, 0.0, 1.0))
+    return tuple(knots_x.tolist()), tuple(knots_y.tolist())

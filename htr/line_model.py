@@ -6,9 +6,16 @@ contextualise the steps; a linear CTC head reads characters straight off them. A
 `TrOCRForCausalLM` decoder cross-attends to the steps inside a standard
 `VisionEncoderDecoderModel`, so checkpoints stay normal Hugging Face checkpoint directories.
 
-Importing this module registers the encoder with `AutoConfig` and `AutoModel` and the line
-image processor (`htr.line_processor`) with `AutoImageProcessor`, which is all
+Importing `htr.line_model` registers the encoder with `AutoConfig` and `AutoModel` and the
+line image processor (`htr.line_processor`) with `AutoImageProcessor`, which is all
 `VisionEncoderDecoderModel.from_pretrained` and `AutoProcessor.from_pretrained` need.
+
+Everything above the ``# end of the remote code`` line imports only torch and transformers:
+`htr.remote_code` copies it into model folders as ``modeling_legajo_line.py``, where the
+``auto_map`` of ``config.json`` points at `LineVisionEncoderDecoderConfig` and
+`LineVisionEncoderDecoderModel`, so that plain transformers loads legajo's models with
+``AutoModel.from_pretrained(path, trust_remote_code=True)``. The registration below that line
+is legajo's own and stays out of the copy.
 
 The CTC head is what makes a from-scratch model align quickly on a few thousand lines (joint
 CTC/attention training), and at inference it gives length control and rescoring of the
@@ -26,15 +33,13 @@ from typing import Any
 import torch
 from torch import nn
 from transformers import (
-    AutoConfig,
-    AutoImageProcessor,
-    AutoModel,
     PretrainedConfig,
     PreTrainedModel,
+    VisionEncoderDecoderConfig,
+    VisionEncoderDecoderModel,
 )
+from transformers.configuration_utils import SubConfigSpec
 from transformers.modeling_outputs import BaseModelOutput
-
-from htr.line_processor import LineImageProcessor
 
 MODEL_TYPE = "legajo_line_encoder"
 
@@ -364,8 +369,54 @@ def has_ctc_head(model: Any) -> bool:
     return isinstance(encoder, LineEncoderModel) and encoder.ctc_head is not None
 
 
-AutoConfig.register(MODEL_TYPE, LineEncoderConfig, exist_ok=True)
-AutoModel.register(LineEncoderConfig, LineEncoderModel, exist_ok=True)
-AutoImageProcessor.register(
-    LineEncoderConfig, slow_image_processor_class=LineImageProcessor, exist_ok=True
-)
+class LineVisionEncoderDecoderConfig(VisionEncoderDecoderConfig):
+    """`VisionEncoderDecoderConfig` whose encoder is always a `LineEncoderConfig`.
+
+    Only for loading with plain transformers (the ``auto_map`` of a model folder): it resolves
+    the encoder's configuration without `AutoConfig` knowing legajo's model type. legajo itself
+    loads its models as plain `VisionEncoderDecoderModel`s.
+    """
+
+    sub_configs_defaults = {  # noqa: RUF012 (transformers' class attribute)
+        **VisionEncoderDecoderConfig.sub_configs_defaults,
+        "encoder": SubConfigSpec(config_class=LineEncoderConfig),
+    }
+
+
+class LineVisionEncoderDecoderModel(VisionEncoderDecoderModel):
+    """`VisionEncoderDecoderModel` with legajo's line encoder, built without `AutoModel`.
+
+    Same modules and weight names as legajo's own loading, so the same outputs; it exists so
+    that ``AutoModel.from_pretrained(path, trust_remote_code=True)`` needs no registration.
+    """
+
+    config_class = LineVisionEncoderDecoderConfig
+
+    def __init__(
+        self,
+        config: LineVisionEncoderDecoderConfig | None = None,
+        encoder: PreTrainedModel | None = None,
+        decoder: PreTrainedModel | None = None,
+    ) -> None:
+        if encoder is None and config is not None:
+            encoder = LineEncoderModel(config.encoder)
+        super().__init__(config, encoder, decoder)
+
+
+# end of the remote code: what follows is legajo's own (see the module docstring).
+
+
+def _register_with_auto_classes() -> None:
+    """Registers the encoder and the line image processor with transformers' Auto classes."""
+    from transformers import AutoConfig, AutoImageProcessor, AutoModel
+
+    from htr.line_processor import LineImageProcessor
+
+    AutoConfig.register(MODEL_TYPE, LineEncoderConfig, exist_ok=True)
+    AutoModel.register(LineEncoderConfig, LineEncoderModel, exist_ok=True)
+    AutoImageProcessor.register(
+        LineEncoderConfig, slow_image_processor_class=LineImageProcessor, exist_ok=True
+    )
+
+
+_register_with_auto_classes()

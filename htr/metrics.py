@@ -6,11 +6,11 @@ Pure functions, no model. Definitions used throughout legajo:
   ``n`` + combining tilde count the same, while an abbreviation such as ``q̃`` (no precomposed
   form) is two characters. Whitespace runs are collapsed to one space and the ends stripped
   (`clean_text`) before counting: the scribe's spacing is kept, its width is not.
-- **Edit distance** is the Levenshtein distance: insertions, deletions and substitutions all
-  cost 1.
+- **Edit distance** is the Levenshtein distance (computed by `rapidfuzz`): insertions,
+  deletions and substitutions all cost 1.
 - **CER** is edit distance / reference characters, **WER** the same over whitespace-separated
   words. Over a corpus both are *total* edits / *total* reference length (long lines weigh
-  more), never the mean of the per-line rates.
+  more), never the mean of the per-line rates (`corpus_cer` for lines in NFC alone).
 - **Normalised text** (`normalise_for_cer`) removes the spelling differences that do not
   change a reading: diacritics and combining abbreviation marks, letter case, u/v and i/j.
 - **Expected calibration error** (ECE) sorts confidences into equal-width bins over [0, 1]
@@ -26,6 +26,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
 DEFAULT_BINS = 15
 """Bins of `expected_calibration_error` and `reliability_bins` unless told otherwise."""
@@ -69,8 +70,8 @@ def normalise_for_cer(text: str) -> str:
 def edit_distance(reference: Sequence[Hashable], hypothesis: Sequence[Hashable]) -> int:
     """Returns the Levenshtein distance between two sequences (strings or lists of words).
 
-    One numpy row per reference item: substitutions and deletions are vectorised, insertions
-    follow from a running minimum, so a 100-character line costs 100 vector operations.
+    Computed by `rapidfuzz.distance.Levenshtein` (unit costs); items are compared by
+    equality, so strings compare code point by code point and word lists word by word.
 
     Args:
         reference: The reference sequence.
@@ -80,23 +81,7 @@ def edit_distance(reference: Sequence[Hashable], hypothesis: Sequence[Hashable])
         The least number of insertions, deletions and substitutions that turn `reference`
         into `hypothesis`.
     """
-    if not reference:
-        return len(hypothesis)
-    if not hypothesis:
-        return len(reference)
-    codes: dict[Hashable, int] = {}
-    ref = np.array([codes.setdefault(item, len(codes)) for item in reference], dtype=np.int64)
-    hyp = np.array([codes.setdefault(item, len(codes)) for item in hypothesis], dtype=np.int64)
-    columns = np.arange(len(hyp) + 1, dtype=np.int64)
-    row = columns.copy()
-    for i, item in enumerate(ref, start=1):
-        # Substitution (or match) from the diagonal, deletion from above.
-        candidate = np.empty_like(row)
-        candidate[0] = i
-        np.minimum(row[:-1] + (hyp != item), row[1:] + 1, out=candidate[1:])
-        # Insertion: new[j] = min over k <= j of candidate[k] + (j - k).
-        row = np.minimum.accumulate(candidate - columns) + columns
-    return int(row[-1])
+    return int(Levenshtein.distance(reference, hypothesis))
 
 
 def cer(reference: str, hypothesis: str) -> float:
@@ -113,6 +98,31 @@ def cer(reference: str, hypothesis: str) -> float:
         hypothesis, else 1.0 (everything read is wrong, and the rate has no denominator).
     """
     return _rate(edit_distance(reference, hypothesis), len(reference), len(hypothesis))
+
+
+def corpus_cer(references: Sequence[str], hypotheses: Sequence[str]) -> float:
+    """Returns the character error rate of many lines, on their NFC text.
+
+    Total edits / total reference characters over all lines (long lines weigh more), after
+    `nfc` only: whitespace is kept as it is. This is the CER training validates with.
+
+    Args:
+        references: The ground truth of each line.
+        hypotheses: The recognised text of each line, in the same order.
+
+    Returns:
+        The rate; with no reference characters at all, the number of edits (so 0.0 when
+        every hypothesis is empty too).
+
+    Raises:
+        ValueError: The sequences differ in length.
+    """
+    edits = sum(
+        edit_distance(nfc(reference), nfc(hypothesis))
+        for reference, hypothesis in zip(references, hypotheses, strict=True)
+    )
+    chars = sum(len(nfc(reference)) for reference in references)
+    return edits / max(chars, 1)
 
 
 def wer(reference: str, hypothesis: str) -> float:

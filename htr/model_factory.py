@@ -1,22 +1,26 @@
 """Build new TrOCR-architecture checkpoints from scratch.
 
-A character tokenizer, a line-shaped ViT encoder and a TrOCR decoder, saved as a normal Hugging
-Face checkpoint directory.
-
-Used to train legajo's own models from scratch and, with random weights, by the tests.
+A character tokenizer, an encoder and a TrOCR decoder in a standard `VisionEncoderDecoderModel`,
+saved as a normal Hugging Face checkpoint directory. Two encoders: legajo's convolutional line
+encoder (`new_line_model`, what `legajo train` starts from) and a line-shaped ViT
+(`new_trocr_model`, used with random weights by the tests and benchmarks). Both go through
+`new_encoder_decoder`, the one place where the decoder and generation settings are made.
 """
 
 from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from htr.training.config import LineModelShape, TrainingError
+
 if TYPE_CHECKING:
     from transformers import (
+        PretrainedConfig,
         PreTrainedTokenizerFast,
         TrOCRConfig,
         TrOCRProcessor,
@@ -139,6 +143,117 @@ def char_decoder_config(
     )
 
 
+def new_encoder_decoder(
+    encoder: PretrainedConfig,
+    tokenizer: PreTrainedTokenizerFast,
+    *,
+    hidden_size: int,
+    decoder_layers: int,
+    heads: int,
+    max_length: int,
+    seed: int = 0,
+) -> VisionEncoderDecoderModel:
+    """Creates a randomly initialised encoder-decoder model around a character TrOCR decoder.
+
+    The decoder is `char_decoder_config`; the model and its generation config take the
+    tokenizer's start, padding and end tokens, and generation stops at `max_length` tokens.
+
+    Args:
+        encoder: The encoder's configuration.
+        tokenizer: The character tokenizer (`build_char_tokenizer`).
+        hidden_size: Width of the decoder.
+        decoder_layers: Decoder layers.
+        heads: Decoder attention heads.
+        max_length: Longest reading in tokens, start and end included.
+        seed: Seed of the random initialisation.
+
+    Returns:
+        The model, with random weights.
+    """
+    import torch
+    from transformers import VisionEncoderDecoderConfig, VisionEncoderDecoderModel
+
+    decoder = char_decoder_config(
+        tokenizer,
+        hidden_size=hidden_size,
+        layers=decoder_layers,
+        heads=heads,
+        max_length=max_length,
+    )
+    config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
+    config.decoder_start_token_id = tokenizer.bos_token_id
+    config.pad_token_id = tokenizer.pad_token_id
+    config.eos_token_id = tokenizer.eos_token_id
+    torch.manual_seed(seed)
+    model = VisionEncoderDecoderModel(config=config)
+    generation = model.generation_config
+    generation.decoder_start_token_id = tokenizer.bos_token_id
+    generation.bos_token_id = tokenizer.bos_token_id
+    generation.pad_token_id = tokenizer.pad_token_id
+    generation.eos_token_id = tokenizer.eos_token_id
+    generation.max_length = max_length
+    return model
+
+
+def new_line_model(
+    texts: Sequence[str], shape: LineModelShape | None = None, seed: int = 0
+) -> tuple[VisionEncoderDecoderModel, TrOCRProcessor]:
+    """Creates a random line model (`htr.line_model` encoder + TrOCR decoder) and processor.
+
+    Args:
+        texts: Training transcriptions; their characters (NFD) make the tokenizer.
+        shape: Model size.
+        seed: Seed of the initialisation.
+
+    Returns:
+        (VisionEncoderDecoderModel, TrOCRProcessor).
+
+    Raises:
+        TrainingError: `shape.image_height` is not a multiple of 16.
+    """
+    from transformers import TrOCRProcessor
+
+    from htr.line_model import DEFAULT_STEM, LineEncoderConfig
+    from htr.line_processor import LineImageProcessor
+
+    shape = shape or LineModelShape()
+    tokenizer = build_char_tokenizer(alphabet_of([*texts, " "]))
+    stem = [
+        [channels, pool_h, pool_w]
+        for channels, (_, pool_h, pool_w) in zip(shape.stem_channels, DEFAULT_STEM, strict=True)
+    ]
+    if shape.image_height != 48:
+        # Keep the /4 width reduction; pool the height by what is left in the last block.
+        rest = shape.image_height // 16
+        if rest * 16 != shape.image_height:
+            raise TrainingError("image_height must be a multiple of 16")
+        stem[-1] = [stem[-1][0], rest, 1]
+    encoder = LineEncoderConfig(
+        image_height=shape.image_height,
+        stem=stem,
+        hidden_size=shape.hidden_size,
+        num_hidden_layers=shape.encoder_layers,
+        num_attention_heads=shape.heads,
+        intermediate_size=4 * shape.hidden_size,
+        ctc_vocab_size=len(tokenizer),
+        ctc_blank_id=tokenizer.pad_token_id,
+    )
+    model = new_encoder_decoder(
+        encoder,
+        tokenizer,
+        hidden_size=shape.hidden_size,
+        decoder_layers=shape.decoder_layers,
+        heads=shape.heads,
+        max_length=shape.max_length,
+        seed=seed,
+    )
+    processor = TrOCRProcessor(
+        image_processor=LineImageProcessor(height=shape.image_height), tokenizer=tokenizer
+    )
+    logger.info("new line model with %d parameters", model.num_parameters())
+    return model, processor
+
+
 def new_trocr_model(
     tokenizer: PreTrainedTokenizerFast, shape: ModelShape | None = None, seed: int = 0
 ) -> tuple[VisionEncoderDecoderModel, TrOCRProcessor]:
@@ -152,13 +267,7 @@ def new_trocr_model(
     Returns:
         The model and a `TrOCRProcessor` that resizes lines to the model's input size.
     """
-    import torch
-    from transformers import (
-        TrOCRProcessor,
-        VisionEncoderDecoderConfig,
-        VisionEncoderDecoderModel,
-        ViTConfig,
-    )
+    from transformers import TrOCRProcessor, ViTConfig
     from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPil
 
     shape = shape or ModelShape()
@@ -171,25 +280,15 @@ def new_trocr_model(
         num_attention_heads=shape.heads,
         intermediate_size=4 * shape.hidden_size,
     )
-    decoder = char_decoder_config(
+    model = new_encoder_decoder(
+        encoder,
         tokenizer,
         hidden_size=shape.hidden_size,
-        layers=shape.decoder_layers,
+        decoder_layers=shape.decoder_layers,
         heads=shape.heads,
         max_length=shape.max_length,
+        seed=seed,
     )
-    config = VisionEncoderDecoderConfig.from_encoder_decoder_configs(encoder, decoder)
-    config.decoder_start_token_id = tokenizer.bos_token_id
-    config.pad_token_id = tokenizer.pad_token_id
-    config.eos_token_id = tokenizer.eos_token_id
-    torch.manual_seed(seed)
-    model = VisionEncoderDecoderModel(config=config)
-    generation = model.generation_config
-    generation.decoder_start_token_id = tokenizer.bos_token_id
-    generation.bos_token_id = tokenizer.bos_token_id
-    generation.pad_token_id = tokenizer.pad_token_id
-    generation.eos_token_id = tokenizer.eos_token_id
-    generation.max_length = shape.max_length
     image_processor = ViTImageProcessorPil(
         do_resize=True,
         size={"height": shape.image_height, "width": shape.image_width},

@@ -13,7 +13,8 @@ from htr import SOFTWARE
 from htr.document import Line, Page, ProcessingStep, Word
 from htr.errors import LayoutError
 from htr.images import PageImage, to_grey
-from htr.layout.files import LayoutFile, find_layout_file, read_layout_file
+from htr.layout.common import LayoutFile
+from htr.layout.files import find_layout_file, read_layout_file
 from htr.line_images import crop_line
 from htr.recognizer import LineReading, Recognizer
 from htr.segmentation import SegmentationSettings, segment_page

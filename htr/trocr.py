@@ -33,7 +33,7 @@ from htr.confidence import (
 )
 from htr.document import Alternative, ProcessingStep
 from htr.errors import ModelLoadError
-from htr.recognizer import EMPTY_READING, LineReading, RecognizerSettings
+from htr.reading import EMPTY_READING, LineReading, RecognizerSettings
 
 if TYPE_CHECKING:
     import torch

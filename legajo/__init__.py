@@ -5,5 +5,6 @@ API (`legajo.api`, re-exported here). Nothing in `htr`, `indexer` or `ui` import
 """
 
 from htr import __version__
+from legajo.api import Archive, open, transcribe
 
-__all__ = ["__version__"]
+__all__ = ["Archive", "__version__", "open", "transcribe"]

@@ -11,18 +11,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from htr.confidence import WordReading, line_confidence
 from htr.document import Line, Word
 from htr.errors import LayoutError
-from htr.layout.files import (
+from htr.layout.common import (
     ALTO_NAMESPACES,
     LayoutFile,
+    confidence_attribute,
     make_line,
     parse_layout_xml,
     parse_number,
     parse_points,
     split_tag,
     unique_ids,
+    words_confidence,
 )
 
 logger = logging.getLogger(__name__)
@@ -177,28 +178,6 @@ def _words(element: Any, ns: str, path: Path, scale: float, what: str) -> tuple[
         confidence = confidence_attribute(string.get("WC"), path, f"{what} String@WC")
         words.append(Word(content, confidence, (x0, y0, x1, y1)))
     return tuple(words)
-
-
-def words_confidence(words: tuple[Word, ...]) -> float:
-    """A line's confidence from its words, by `htr.confidence.line_confidence` (the mean).
-
-    Shared with `htr.layout.pagexml`.
-    """
-    return line_confidence([WordReading(w.text, w.confidence, 0, len(w.text)) for w in words])
-
-
-def confidence_attribute(value: str | None, path: Path, what: str) -> float:
-    """A confidence attribute (ALTO ``WC``, PAGE ``conf``) clipped to [0, 1].
-
-    Shared with `htr.layout.pagexml`. Absent or empty means the text carries no
-    recogniser's estimate (ground truth, a human correction): 1.0.
-
-    Raises:
-        LayoutError: The value is not a finite number.
-    """
-    if value is None or not value.strip():
-        return 1.0
-    return min(1.0, max(0.0, parse_number(value, path, what)))
 
 
 def _baseline(

@@ -1,86 +1,39 @@
-"""Line layouts from PAGE XML and ALTO files: find the file next to an image, read it.
+"""Layout files of page images: find the PAGE XML or ALTO file next to an image, read it.
 
 `read_layout_file` looks at the root element and hands the file to `htr.layout.pagexml` or
-`htr.layout.alto`. Both return a `LayoutFile`: the page size and the text lines in reading order,
-with absolute integer pixel coordinates (see `htr.types`).
-
-The helpers below the public functions are shared by the two readers: one safe XML parser
-(no entity expansion, no network, no huge trees), point-list parsing and the conversion of raw
-geometry into a `Line`. Every problem with an input file is raised as `LayoutError`, whose
-message names the file.
+`htr.layout.alto`. Both return a `htr.layout.common.LayoutFile`: the page size and the text
+lines in reading order, with absolute integer pixel coordinates (see `htr.types`). Every
+problem with an input file is raised as `LayoutError`, whose message names the file.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
-import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from lxml import etree
 
-from htr.document import Line
 from htr.errors import LayoutError
-from htr.types import BBox, Point, Polygon
+from htr.layout.alto import read_alto
+from htr.layout.common import (
+    ALTO_NAMESPACES,
+    LayoutFile,
+    parse_layout_xml,
+    split_tag,
+)
+from htr.layout.pagexml import read_page_xml
 
 logger = logging.getLogger(__name__)
 
 LayoutFormat = Literal["page", "alto"]
-
-PAGE_NAMESPACES: tuple[str, ...] = tuple(
-    f"http://schema.primaresearch.org/PAGE/gts/pagecontent/{version}"
-    for version in (
-        "2009-03-16",
-        "2010-03-19",
-        "2013-07-15",
-        "2016-07-15",
-        "2017-07-15",
-        "2018-07-15",
-        "2019-07-15",
-    )
-)
-"""The PAGE content namespaces `htr.layout.pagexml` reads."""
-
-ALTO_NAMESPACES: tuple[str, ...] = (
-    "http://www.loc.gov/standards/alto/ns-v4#",
-    "http://www.loc.gov/standards/alto/ns-v3#",
-    "http://www.loc.gov/standards/alto/ns-v2#",
-    "http://schema.ccs-gmbh.com/ALTO",
-    "",
-)
-"""The ALTO namespaces `htr.layout.alto` reads ("" is the old un-namespaced ALTO)."""
 
 _PAGE_ROOT = "PcGts"
 _ALTO_ROOT = "alto"
 _PAGE_NAMESPACE_PREFIX = "http://schema.primaresearch.org/PAGE/gts/pagecontent/"
 _LAYOUT_SUBFOLDERS = ("page", "alto")
 """Subfolders next to an image where Transkribus and OCR-D exports put the layout files."""
-
-
-@dataclass(frozen=True, slots=True)
-class LayoutFile:
-    """The lines of one page as read from a PAGE XML or ALTO file.
-
-    Attributes:
-        path: The XML file.
-        image_filename: The page image as named in the file (PAGE ``Page@imageFilename``,
-            ALTO ``sourceImageInformation/fileName``), when given.
-        width: Page width in pixels, when the file gives it.
-        height: Page height in pixels, when the file gives it.
-        lines: The text lines in reading order. `Line.text` is the transcription as written
-            (not normalised; empty when there is none) and `Line.zone` the type of the
-            line's region, when known.
-    """
-
-    path: Path
-    image_filename: str | None
-    width: int | None
-    height: int | None
-    lines: tuple[Line, ...]
 
 
 def read_layout_file(path: Path) -> LayoutFile:
@@ -96,10 +49,6 @@ def read_layout_file(path: Path) -> LayoutFile:
         LayoutError: The file cannot be read, is not well-formed XML, is neither PAGE nor
             ALTO, or holds bad coordinates.
     """
-    # Imported here because both readers import `LayoutFile` and the helpers from this module.
-    from htr.layout.alto import read_alto
-    from htr.layout.pagexml import read_page_xml
-
     kind = sniff_layout_format(path)
     if kind == "page":
         return read_page_xml(path)
@@ -182,214 +131,8 @@ def layout_format(tag: str) -> LayoutFormat | None:
     return None
 
 
-def split_tag(tag: str) -> tuple[str, str]:
-    """Splits lxml's ``{namespace}local`` tag into namespace ("" if none) and local name."""
-    if tag.startswith("{"):
-        namespace, _, local = tag[1:].partition("}")
-        return namespace, local
-    return "", tag
-
-
-def parse_layout_xml(path: Path) -> Any:
-    """Parses an XML file safely and returns its root element.
-
-    The parser expands no entities, loads no DTD, never touches the network, refuses huge
-    trees and drops comments. Documents that declare entities are refused outright: PAGE and
-    ALTO have no use for them.
-
-    Args:
-        path: The XML file.
-
-    Returns:
-        The root element (an ``lxml.etree._Element``).
-
-    Raises:
-        LayoutError: The file cannot be read, is not well-formed, or declares entities.
-    """
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise LayoutError(f"{path}: cannot read the file: {error}") from error
-    parser = etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        huge_tree=False,
-        remove_comments=True,
-        load_dtd=False,
-    )
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as error:
-        raise LayoutError(f"{path}: not well-formed XML: {error}") from error
-    if root is None:
-        raise LayoutError(f"{path}: the XML document is empty")
-    dtd = root.getroottree().docinfo.internalDTD
-    if dtd is not None and any(True for _ in dtd.iterentities()):
-        raise LayoutError(f"{path}: the document declares XML entities, which are not allowed")
-    return root
-
-
-def parse_number(value: str, path: Path, what: str) -> float:
-    """Parses one finite number from an attribute.
-
-    Args:
-        value: The attribute text.
-        path: The file, for the error message.
-        what: What the number is, for the error message.
-
-    Returns:
-        The number.
-
-    Raises:
-        LayoutError: The text is not a finite number.
-    """
-    try:
-        number = float(value)
-    except ValueError as error:
-        raise LayoutError(f"{path}: {what} is not a number: {value!r}") from error
-    if not math.isfinite(number):
-        raise LayoutError(f"{path}: {what} is not a finite number: {value!r}")
-    return number
-
-
-def parse_points(value: str, path: Path, what: str) -> list[tuple[float, float]]:
-    """Parses a point list written ``"x,y x,y ..."`` or ``"x y x y ..."``.
-
-    Args:
-        value: The attribute text.
-        path: The file, for the error message.
-        what: What the points are, for the error message.
-
-    Returns:
-        The points as (x, y) pairs; empty for an empty text.
-
-    Raises:
-        LayoutError: A coordinate is not a number, or there is an odd number of them.
-    """
-    numbers = [parse_number(token, path, what) for token in value.replace(",", " ").split()]
-    if len(numbers) % 2:
-        raise LayoutError(f"{path}: {what} has an odd number of coordinates: {value!r}")
-    return list(zip(numbers[::2], numbers[1::2], strict=True))
-
-
-def make_line(
-    path: Path,
-    line_id: str,
-    polygon: Sequence[tuple[float, float]],
-    box: tuple[float, float, float, float] | None,
-    baseline: Sequence[tuple[float, float]],
-    text: str,
-    zone: str | None,
-) -> Line | None:
-    """Turns raw geometry into a `Line` in integer pixels, or None when there is none usable.
-
-    Coordinates are rounded and negatives clipped to 0. A polygon of fewer than 3 distinct
-    points, or without area, is replaced by the rectangle of `box` (or, without a box, of the
-    polygon's own bounds, e.g. two opposite corners) when that has an area.
-
-    Args:
-        path: The file, for the log message.
-        line_id: The line's id.
-        polygon: The outline in pixels (may be empty).
-        box: A box (x, y, width, height) in pixels, when the file gives one.
-        baseline: The baseline points in pixels (may be empty).
-        text: The transcription.
-        zone: The region type.
-
-    Returns:
-        The line, or None (with a warning logged) when it has no usable geometry.
-    """
-    outline = _distinct(_to_pixels(polygon))
-    if len(set(outline)) < 3 or not _has_area(outline):
-        outline = _rectangle(box if box is not None else _bounds(polygon))
-        if not outline:
-            logger.warning("%s: line %s has no usable geometry; skipped", path, line_id)
-            return None
-    return Line(
-        id=line_id,
-        bbox=_bbox(outline),
-        polygon=outline,
-        baseline=tuple(_distinct(_to_pixels(baseline), closed=False)),
-        text=text,
-        zone=zone,
-    )
-
-
-def unique_ids(lines: Iterable[Line], path: Path) -> tuple[Line, ...]:
-    """Makes line ids unique within a page, renaming repeats as ``<id>_2``, ``<id>_3``...
-
-    Args:
-        lines: The lines in order.
-        path: The file, for the log message.
-
-    Returns:
-        The lines, repeats renamed (with a warning logged).
-    """
-    seen: set[str] = set()
-    result: list[Line] = []
-    for line in lines:
-        line_id = line.id
-        for n in itertools.count(2):
-            if line_id not in seen:
-                break
-            line_id = f"{line.id}_{n}"
-        if line_id != line.id:
-            logger.warning("%s: line id %s appears twice; renamed %s", path, line.id, line_id)
-            line = dataclasses.replace(line, id=line_id)
-        seen.add(line_id)
-        result.append(line)
-    return tuple(result)
-
-
 def _xml_suffixes() -> list[str]:
     """Returns ``.xml`` in every letter case, ``.xml`` first and ``.XML`` second."""
     spellings = ["".join(letters) for letters in itertools.product("xX", "mM", "lL")]
     spellings.sort(key=lambda s: (s != "xml", s != "XML", s))
     return [f".{s}" for s in spellings]
-
-
-def _to_pixels(points: Iterable[tuple[float, float]]) -> list[Point]:
-    return [(max(0, round(x)), max(0, round(y))) for x, y in points]
-
-
-def _distinct(points: Sequence[Point], *, closed: bool = True) -> Polygon:
-    """Drops repeated consecutive points and, for outlines, a closing copy of the first."""
-    result: list[Point] = []
-    for point in points:
-        if not result or result[-1] != point:
-            result.append(point)
-    if closed and len(result) > 1 and result[0] == result[-1]:
-        result.pop()
-    return tuple(result)
-
-
-def _has_area(points: Sequence[Point]) -> bool:
-    xs = {x for x, _ in points}
-    ys = {y for _, y in points}
-    return len(xs) > 1 and len(ys) > 1
-
-
-def _rectangle(box: tuple[float, float, float, float] | None) -> Polygon:
-    if box is None:
-        return ()
-    x, y, width, height = box
-    if width <= 0 or height <= 0:
-        return ()
-    corners = _to_pixels([(x, y), (x + width, y), (x + width, y + height), (x, y + height)])
-    outline = _distinct(corners)
-    return outline if len(set(outline)) >= 3 and _has_area(outline) else ()
-
-
-def _bounds(points: Sequence[tuple[float, float]]) -> tuple[float, float, float, float] | None:
-    """The (x, y, width, height) box around some points, or None for no points."""
-    if not points:
-        return None
-    xs = [x for x, _ in points]
-    ys = [y for _, y in points]
-    return (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
-
-
-def _bbox(points: Sequence[Point]) -> BBox:
-    xs = [x for x, _ in points]
-    ys = [y for _, y in points]
-    return (min(xs), min(ys), max(xs) + 1, max(ys) + 1)

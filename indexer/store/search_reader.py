@@ -4,7 +4,8 @@
 the lines that may hold them and the lines to show. Every statement checks the deadline
 first and is interrupted when it runs past it: SQLite calls a progress handler every few
 thousand virtual-machine steps, PostgreSQL gets the time left as its ``statement_timeout``.
-User text only ever reaches SQL as bound parameters.
+User text only ever reaches SQL as bound parameters. The reader returns the records of
+`indexer.store.search_records` and assembles its queries from `indexer.store.search_sql`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import math
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -21,7 +21,6 @@ from sqlalchemy import (
     Integer,
     case,
     column,
-    exists,
     func,
     intersect,
     literal,
@@ -31,7 +30,7 @@ from sqlalchemy import (
     values,
 )
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, selectinload
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.expression import ColumnElement
 
 from htr.document import Alternative
@@ -44,66 +43,25 @@ from indexer.store.orm import (
     PageRow,
     WordFormRow,
 )
-from indexer.store.row_mapping import StoredLine, chunks, float_or_none, stored_line
+from indexer.store.row_mapping import chunks, float_or_none, stored_line
+from indexer.store.search_records import LineFacts, LineWordMatch, LocatedLine
+from indexer.store.search_sql import (
+    LIKE_ESCAPE,
+    form_in,
+    holds,
+    like_prefix,
+    walk_lines,
+    with_line_filters,
+)
+
+__all__ = ["LineFacts", "LineWordMatch", "LocatedLine", "SearchReader"]
 
 _PROGRESS_STEPS = 1000
 """SQLite virtual-machine steps between two deadline checks."""
-_SEEK_FORMS = 4
-"""Up to this many forms, a count seeks a line's rows for them one form at a time."""
 _INTERSECT_ROWS = 100_000
 """Up to this many rows per group, `lines_with_all` intersects the groups' line sets."""
 _WALK_ROWS = 20_000
 """Up to this many rows in its smallest group, `lines_with_all` walks that group's rows."""
-
-
-@dataclass(frozen=True, slots=True)
-class LineWordMatch:
-    """A line that may hold a word form (a `line_words` row with its line's context).
-
-    Attributes:
-        line_id: The line.
-        form_id: The word form.
-        probability: P(form occurs in the line).
-        text_confidence: Confidence of the form in the current text, None when absent.
-        variants: Whether the line's collection folds spelling variants.
-    """
-
-    line_id: int
-    form_id: int
-    probability: float
-    text_confidence: float | None
-    variants: bool
-
-
-@dataclass(frozen=True, slots=True)
-class LocatedLine:
-    """A stored line with its page's file, frame and its place in reading order."""
-
-    stored: StoredLine
-    source_path: str
-    frame: int
-    position: int
-    collection_id: int
-
-    @property
-    def verified(self) -> bool:
-        """True when a person corrected or confirmed the line."""
-        return self.stored.version > 1
-
-
-@dataclass(frozen=True, slots=True)
-class LineFacts:
-    """What the search filters look at in a line, without loading it.
-
-    Attributes:
-        collection_id: The line's collection.
-        confidence: The recognizer's confidence in the line.
-        verified: True when a person corrected or confirmed the line.
-    """
-
-    collection_id: int
-    confidence: float
-    verified: bool
 
 
 class SearchReader:
@@ -196,12 +154,12 @@ class SearchReader:
         ``%``, ``_`` and the escape character in the prefixes match only themselves.
         """
         condition: ColumnElement[bool] = WordFormRow.form.like(
-            _like_prefix(prefix), escape=_LIKE_ESCAPE
+            like_prefix(prefix), escape=LIKE_ESCAPE
         )
         if variant_prefix is not None:
             condition = or_(
                 condition,
-                WordFormRow.variant_key.like(_like_prefix(variant_prefix), escape=_LIKE_ESCAPE),
+                WordFormRow.variant_key.like(like_prefix(variant_prefix), escape=LIKE_ESCAPE),
             )
         query = (
             select(WordFormRow.id, WordFormRow.form)
@@ -238,8 +196,8 @@ class SearchReader:
         for chunk, lines in ((f, i) for f in chunks(sorted(form_ids)) for i in line_chunks):
             # With lines given, their rows are read by primary key and the forms tested:
             # the form index would walk every line of a frequent form.
-            form_test = _form_in(LineWordRow.form_id, chunk, indexed=lines is None)
-            query = self._filtered(
+            form_test = form_in(LineWordRow.form_id, chunk, indexed=lines is None)
+            query = with_line_filters(
                 select(
                     LineWordRow.line_id,
                     LineWordRow.form_id,
@@ -333,7 +291,7 @@ class SearchReader:
         else:
             total = func.sum(accepted.c.weight * LineWordRow.probability)
             value = case((total > 1.0, 1.0), else_=total)
-        per_position = self._filtered(
+        per_position = with_line_filters(
             select(
                 LineWordRow.line_id.label("line_id"),
                 accepted.c.position.label("position"),
@@ -341,7 +299,7 @@ class SearchReader:
             )
             .select_from(accepted)
             .join(LineWordRow, LineWordRow.form_id == accepted.c.form_id)
-            .where(_holds(LineWordRow, in_text))
+            .where(holds(LineWordRow, in_text))
             .group_by(LineWordRow.line_id, accepted.c.position),
             collection_id=collection_id,
             min_confidence=min_confidence,
@@ -393,7 +351,7 @@ class SearchReader:
                 after it in this order.
         """
         value = LineWordRow.text_confidence if in_text else LineWordRow.probability
-        query = self._filtered(
+        query = with_line_filters(
             select(
                 LineWordRow.line_id,
                 LineWordRow.probability,
@@ -463,13 +421,13 @@ class SearchReader:
             query = intersect(
                 *(
                     select(LineWordRow.line_id).where(
-                        LineWordRow.form_id.in_(sorted(group)), _holds(LineWordRow, in_text)
+                        LineWordRow.form_id.in_(sorted(group)), holds(LineWordRow, in_text)
                     )
                     for group in ordered
                 )
             )
         elif min(sizes) <= _WALK_ROWS:
-            query = self._walk(ordered, (), in_text)
+            query = walk_lines(ordered, (), in_text)
         else:
             return None
         rows = self._rows(query.limit(limit + 1))
@@ -504,41 +462,13 @@ class SearchReader:
         if not groups or any(not group for group in groups):
             return 0
         _, ordered = self._rarest_first(groups, in_text)
-        walk = self._filtered(
-            self._walk(ordered, excluded, in_text),
+        walk = with_line_filters(
+            walk_lines(ordered, excluded, in_text),
             collection_id=collection_id,
             min_confidence=min_confidence,
         )
         rows = self._rows(select(func.count()).select_from(walk.limit(cap).subquery()))
         return int(rows[0][0])
-
-    @staticmethod
-    def _walk(groups: Sequence[Collection[int]], excluded: Collection[int], in_text: bool) -> Any:
-        """The lines of the first group's rows that hold the other groups and no excluded form.
-
-        The first group's rows are walked, the others looked up line by line.
-        """
-        walk = select(LineWordRow.line_id).where(
-            LineWordRow.form_id.in_(sorted(groups[0])), _holds(LineWordRow, in_text)
-        )
-        checks = [(group, False) for group in groups[1:]]
-        if excluded:
-            checks.append((excluded, True))
-        for forms, ruling_out in checks:
-            other = aliased(LineWordRow)
-            if ruling_out:
-                condition = (
-                    other.text_confidence.is_not(None) if in_text else other.probability >= 1.0
-                )
-            else:
-                condition = _holds(other, in_text)
-            found = exists().where(
-                other.line_id == LineWordRow.line_id,
-                _form_in(other.form_id, sorted(forms), indexed=len(forms) <= _SEEK_FORMS),
-                condition,
-            )
-            walk = walk.where(~found if ruling_out else found)
-        return walk.distinct()
 
     def _rarest_first(
         self, groups: Sequence[Collection[int]], in_text: bool
@@ -554,7 +484,7 @@ class SearchReader:
             if key not in self._row_counts:
                 inner = (
                     select(LineWordRow.line_id)
-                    .where(LineWordRow.form_id.in_(key[0]), _holds(LineWordRow, in_text))
+                    .where(LineWordRow.form_id.in_(key[0]), holds(LineWordRow, in_text))
                     .limit(_INTERSECT_ROWS + 1)
                 )
                 rows = self._rows(select(func.count()).select_from(inner.subquery()))
@@ -592,7 +522,7 @@ class SearchReader:
             condition = or_(condition, variant_condition)
         elif variant_form_ids:
             condition = LineWordRow.form_id.in_(sorted({*form_ids, *variant_form_ids}))
-        inner = self._filtered(
+        inner = with_line_filters(
             select(LineWordRow.line_id).where(condition).distinct(),
             collection_id=collection_id,
             min_confidence=min_confidence,
@@ -602,29 +532,6 @@ class SearchReader:
             inner = inner.where(LineWordRow.text_confidence.is_not(None))
         rows = self._rows(select(func.count()).select_from(inner.limit(cap).subquery()))
         return int(rows[0][0])
-
-    def _filtered(
-        self,
-        query: Any,
-        *,
-        collection_id: int | None,
-        min_confidence: float | None,
-        skip_collections: Collection[int] = (),
-        join_pages: bool = False,
-    ) -> Any:
-        """Adds the joins and conditions of the line filters to a query on `line_words`."""
-        pages = join_pages or collection_id is not None or bool(skip_collections)
-        if pages or min_confidence is not None:
-            query = query.join(LineRow, LineRow.id == LineWordRow.line_id)
-        if pages:
-            query = query.join(PageRow, PageRow.id == LineRow.page_id)
-        if collection_id is not None:
-            query = query.where(PageRow.collection_id == collection_id)
-        if skip_collections:
-            query = query.where(PageRow.collection_id.not_in(sorted(skip_collections)))
-        if min_confidence is not None:
-            query = query.where(or_(LineRow.confidence >= min_confidence, LineRow.version > 1))
-        return query
 
     def readings(self, line_ids: Collection[int]) -> dict[int, tuple[str, bool, list[Alternative]]]:
         """Current text, whether verified, and n-best readings of lines, by id (no words)."""
@@ -680,40 +587,5 @@ class SearchReader:
         return found
 
 
-_LIKE_ESCAPE = "\\"
-
-
-def _like_prefix(prefix: str) -> str:
-    """A LIKE pattern matching the strings that start with `prefix`, taken literally."""
-    escaped = (
-        prefix.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2)
-        .replace("%", _LIKE_ESCAPE + "%")
-        .replace("_", _LIKE_ESCAPE + "_")
-    )
-    return escaped + "%"
-
-
 def _first(pair: tuple[int, Any]) -> int:
     return pair[0]
-
-
-def _form_in(
-    column: InstrumentedAttribute[int], forms: Sequence[int], *, indexed: bool
-) -> ColumnElement[bool]:
-    """``column IN forms``; unless `indexed`, written so that no index serves it.
-
-    Rows reached by line id are better read whole (a line has a few dozen) and tested
-    against the list than sought once per form or found through the form index: SQLite uses
-    no index for ``column + 0``.
-    """
-    return column.in_(forms) if indexed else (column + 0).in_(forms)
-
-
-def _holds(row: Any, in_text: bool) -> ColumnElement[bool]:
-    """Whether a `line_words` row says its line holds its form (`lines_with_all`)."""
-    return row.text_confidence.is_not(None) if in_text else row.probability > 0
-
-
-def _rules_out(row: Any, in_text: bool) -> ColumnElement[bool]:
-    """Whether a `line_words` row of an excluded form rules its line out."""
-    return row.text_confidence.is_not(None) if in_text else row.probability >= 1.0

@@ -24,7 +24,6 @@ leaves no half-written file; files of an earlier export with the same names are 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
@@ -35,6 +34,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path, PurePath
 
+from htr.atomic_files import PUBLIC_MODE, write_bytes_atomically
 from htr.document import Page
 from indexer.errors import ExportPathError, ExportWriteError
 from indexer.store.orm import PAGE_INDEXED
@@ -260,12 +260,10 @@ def _safe_name(name: str) -> str:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # Not durable (no fsync per file: exports are many files, and can be run again), and
+    # with the permissions a plain `open` gives, as exported files are meant to be shared.
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
+        write_bytes_atomically(path, data, durable=False, mode=PUBLIC_MODE)
     except OSError as error:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
         raise ExportWriteError(f"cannot write {path}: {error.strerror or error}") from error

@@ -59,14 +59,12 @@ from htr import SOFTWARE
 from htr.document import Line, Page, ProcessingStep
 from htr.errors import ImageLoadError, LayoutError, LegajoError
 from htr.images import SUPPORTED_SUFFIXES, count_frames
+from htr.layout.common import LayoutFile, parse_layout_xml, split_tag
 from htr.layout.files import (
-    LayoutFile,
     LayoutFormat,
     layout_format,
-    parse_layout_xml,
     read_layout_file,
     sniff_layout_format,
-    split_tag,
 )
 from indexer.errors import InputPathError, TranscriptionImportError
 from indexer.store.orm import PAGE_INDEXED, RUN_ABORTED, RUN_FINISHED
@@ -77,8 +75,8 @@ from indexer.store.repository import (
     SourceFile,
     StoreOutcome,
 )
-from indexer.transfer.formats.page_writer import FRAME_CUSTOM_TAG
 from indexer.transfer.ingest import hash_file
+from indexer.transfer.page_custom import FRAME_CUSTOM_TAG
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ since it was stored (another SHA-256: the polygons no longer fit) is skipped wit
 naming the file; the model card counts the skipped pages.
 
 `DatabaseLineSource` is the `htr.training.data.LineSetReader` that ``legajo train --from-db``
-hands to `htr.training.trainer` (`legajo.cli.train_data`). The lines come from
+hands to `htr.training.trainer` (`legajo train --from-db`). The lines come from
 `indexer.store.repository.Repository.verified_lines`, given the importer's model key and step kind.
 """
 
@@ -31,8 +31,8 @@ from pathlib import Path
 from htr.errors import ImageLoadError
 from htr.images import PageImage, iter_page_images
 from htr.line_processor import DEFAULT_HEIGHT, DEFAULT_MAX_WIDTH
+from htr.training.config import TrainingError
 from htr.training.data import LineSample, LineSet, line_samples
-from htr.training.trainer import TrainingError
 from indexer.store.repository import Repository, VerifiedLine
 from indexer.transfer.importer import IMPORT_MODEL, IMPORT_STEP
 from indexer.transfer.ingest import hash_file

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from htr.errors import LegajoError
-from htr.evaluate import DEFAULT_BINS
-from htr.training.data import LineSetReader
+from htr.metrics import DEFAULT_BINS
 from indexer.errors import OptionError
 from legajo.cli.common import (
     EXIT_FAILED,
@@ -37,8 +36,9 @@ from legajo.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from htr.evaluate import EvaluationReport
-    from htr.training.trainer import TrainProgress
+    from htr.evaluation_report import EvaluationReport
+    from htr.training.config import TrainProgress
+    from htr.training.data import LineSetReader
 
 
 def add_eval_command(commands: argparse._SubParsersAction) -> None:
@@ -97,13 +97,10 @@ def _run_eval(args: argparse.Namespace) -> int:
         load_calibration,
         local_model_directory,
     )
-    from htr.evaluate import (
-        EvaluationError,
-        evaluate,
-        raw_confidence_settings,
-        save_reliability_diagram,
-    )
+    from htr.evaluate import evaluate, raw_confidence_settings
+    from htr.evaluation_report import EvaluationError
     from htr.recognizer import load_recognizer
+    from htr.reliability_diagram import save_reliability_diagram
 
     missing = [str(d) for d in args.gt if not d.exists()]
     if missing:
@@ -260,7 +257,7 @@ def _rate(value: float | None) -> str:
 
 def add_train_command(commands: argparse._SubParsersAction) -> None:
     """Adds ``legajo train``."""
-    from htr.training.trainer import DEFAULT_CACHE
+    from htr.training.config import DEFAULT_CACHE
 
     parser = commands.add_parser(
         "train",
@@ -319,13 +316,14 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from htr.training.trainer import TrainConfig, train
+    from htr.training.config import TrainConfig
+    from htr.training.trainer import train
 
     if args.minutes is None and args.steps is None:
         print("legajo train: give --minutes or --steps", file=sys.stderr)
         return 2
     try:
-        readers = _database_readers(args)
+        readers = database_readers(args)
     except LegajoError as error:
         print(f"legajo train: {error}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, (*USAGE_ERRORS, OptionError)) else EXIT_FAILED
@@ -396,7 +394,7 @@ def _add_database_arguments(parser: argparse.ArgumentParser) -> None:
     add_storage_arguments(parser)
 
 
-def _database_readers(args: argparse.Namespace) -> tuple[LineSetReader, ...]:
+def database_readers(args: argparse.Namespace) -> tuple[LineSetReader, ...]:
     """The database line source that ``--from-db`` asks for (none without it).
 
     Raises:

@@ -12,15 +12,10 @@ import pytest
 from PIL import Image
 
 from htr.calibration import CALIBRATION_FILE, load_calibration
-from htr.evaluate import (
-    EvaluationError,
-    EvaluationReport,
-    evaluate,
-    find_ground_truth_pages,
-    is_main_zone,
-    save_reliability_diagram,
-)
+from htr.evaluate import evaluate, find_ground_truth_pages, is_main_zone
+from htr.evaluation_report import EvaluationError, EvaluationReport
 from htr.recognizer import Recognizer, RecognizerSettings, load_recognizer
+from htr.reliability_diagram import save_reliability_diagram
 from tests.conftest import MEMORISED_TEXTS, render_line
 
 PAGE_NS = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"

@@ -16,11 +16,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from htr.training.trainer import LineModelShape, TrainConfig, train
+from htr.training.config import LineModelShape, TrainConfig
+from htr.training.trainer import train
 from indexer.store.db import open_database
 from indexer.store.repository import Repository
 from indexer.transfer.training_lines import DatabaseLineSource, read_verified_lines
 from legajo.cli.main import build_parser, main
+from legajo.cli.training import database_readers
 from tests.conftest import render_line
 
 TINY = LineModelShape(
@@ -241,7 +243,7 @@ def test_from_db_usage_and_empty_database(
     args = build_parser().parse_args(
         ["train", *out, "--from-db", "--db", url, "--collection", "actas"]
     )
-    (reader,) = args.train_data_options[0].readers(args)
+    (reader,) = database_readers(args)
     assert repr(reader) == f"DatabaseLineSource({url!r}, collection='actas')"
 
     code, _, err = cli(capsys, "train", *out, "--collection", "actas", "--db", url)

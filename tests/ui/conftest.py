@@ -17,8 +17,8 @@ from indexer.settings import (
     StorageSettings,
     sqlite_url,
 )
-from legajo.cli.ui import LANGUAGE_VARIABLE, READ_ONLY_VARIABLE
 from tests.ui.archive import Archive, build_archive
+from ui.config import LANGUAGE_VARIABLE, READ_ONLY_VARIABLE
 
 APP = Path(__file__).resolve().parents[2] / "ui" / "streamlit_app.py"
 TIMEOUT_S = 60

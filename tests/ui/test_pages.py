@@ -15,10 +15,10 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Button, Node
 
 from indexer.store.repository import Repository, StoredLine
-from legajo.cli.ui import READ_ONLY_VARIABLE
 from tests.conftest import MEMORISED_TEXTS
 from tests.ui.archive import COLLECTION, Archive
 from ui import state
+from ui.config import READ_ONLY_VARIABLE
 from ui.navigation import COLLECTIONS, CORRECT, LINE_ID, PAGE, PAGE_ID, REVIEW, SEARCH
 
 HOSTILE = '<b>negrita</b> <script>alert("x")</script> [enlace](javascript:alert(1)) **fuerte**'

@@ -1,4 +1,4 @@
-"""`legajo ui`: finds the app without importing it, passes the settings, checks the database."""
+"""`legajo ui`: finds the app without Streamlit, passes the settings, checks the database."""
 
 from __future__ import annotations
 
@@ -11,23 +11,18 @@ import pytest
 from indexer.errors import DatabaseOpenError
 from indexer.settings import resolve_storage
 from legajo.cli.main import build_parser, run_command_line
-from legajo.cli.ui import (
-    LANGUAGE_VARIABLE,
-    READ_ONLY_VARIABLE,
-    check_database,
-    find_app_script,
-    streamlit_command,
-    ui_environment,
-)
+from legajo.cli.ui import check_database, find_app_script, streamlit_command
 from tests.ui.archive import Archive
+from ui.config import LANGUAGE_VARIABLE, READ_ONLY_VARIABLE, ui_environment
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_the_app_script_is_found_without_importing_ui() -> None:
+def test_the_app_script_is_found_without_importing_streamlit() -> None:
     code = (
-        "import sys; from legajo.cli.ui import find_app_script; "
-        "print(find_app_script()); print([m for m in sys.modules if m.split('.')[0] == 'ui'])"
+        "import sys; from legajo.cli.main import build_parser; from legajo.cli.ui import "
+        "find_app_script; build_parser(); print(find_app_script()); "
+        "print([m for m in sys.modules if m.split('.')[0] == 'streamlit'])"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO

@@ -16,8 +16,13 @@ from PIL import Image
 
 from indexer.search.service import MODES
 from indexer.transfer.exporter import ExportFormat
-from legajo.cli.ui import LANGUAGE_VARIABLE, READ_ONLY_VARIABLE, UI_LANGUAGES
-from ui.config import UiSettingsError, load_settings
+from ui.config import (
+    LANGUAGE_VARIABLE,
+    READ_ONLY_VARIABLE,
+    UI_LANGUAGES,
+    UiSettingsError,
+    load_settings,
+)
 from ui.downloads import CSV_COLUMNS, hits_csv, hits_json
 from ui.drawing import (
     DOUBT_COLOUR,

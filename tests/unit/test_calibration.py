@@ -1,5 +1,8 @@
 import itertools
 import json
+import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +102,62 @@ def test_json_round_trip(tmp_path: Path) -> None:
         assert loaded == calibration
         assert loaded is not None and loaded.fit["source"] == "val"
         assert json.loads(path.read_text())["method"] == method
-    assert not list(tmp_path.glob(".calibration-*"))  # no temporary files left behind
+    assert [p.name for p in tmp_path.iterdir()] == [CALIBRATION_FILE]  # no temporary files
+
+
+def test_files_written_before_load_and_give_the_same_map(tmp_path: Path) -> None:
+    # calibration.json as written before the fits moved to scikit-learn: the format and the
+    # maps it stores are unchanged.
+    files = {
+        "temperature": {"temperature": 2.0},
+        "platt": {"slope": 0.5, "bias": -0.25},
+        "isotonic": {"knots_x": [0.2, 0.5, 0.9], "knots_y": [0.1, 0.4, 0.8]},
+    }
+
+    def sigmoid(z: float) -> float:
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def logit(p: float) -> float:
+        return math.log(p / (1.0 - p))
+
+    expected = {
+        "temperature": lambda p: sigmoid(logit(p) / 2.0),
+        "platt": lambda p: sigmoid(0.5 * logit(p) - 0.25),
+        # Linear between the knots, flat outside them.
+        "isotonic": lambda p: {0.1: 0.1, 0.35: 0.25, 0.7: 0.6, 0.95: 0.8}[p],
+    }
+    for method, parameters in files.items():
+        data = {"format_version": 1, "method": method, "parameters": parameters, "fit": {}}
+        (tmp_path / CALIBRATION_FILE).write_text(json.dumps(data))
+        loaded = load_calibration(tmp_path)
+        assert loaded is not None and loaded.method == method
+        for p in (0.1, 0.35, 0.7, 0.95):
+            assert loaded.apply(p) == pytest.approx(expected[method](p), abs=1e-12)
+        assert loaded.to_dict() == data
+
+
+def test_platt_fit_finds_the_true_slope_and_bias() -> None:
+    # The true accuracy is sigmoid(logit(confidence) / 2.5): a = 0.4, b = 0.
+    confidences, correct = overconfident_words(n=20000, seed=4)
+    calibration = fit_calibration(confidences, correct, method="platt")
+    assert calibration.method == "platt"
+    assert calibration.slope == pytest.approx(0.4, rel=0.1)
+    assert calibration.bias == pytest.approx(0.0, abs=0.1)
+
+
+def test_isotonic_fit_pools_adjacent_violators() -> None:
+    calibration = fit_calibration(
+        [0.4, 0.1, 0.3, 0.2, 0.3], [True, False, False, True, True], method="isotonic"
+    )
+    # 0.2 (right) and 0.3 (one of two right) violate the order and pool to 2/3.
+    assert calibration.knots_x == pytest.approx((0.1, 0.2, 0.3, 0.4))
+    assert calibration.knots_y == pytest.approx((0.0, 2 / 3, 2 / 3, 1.0))
+    assert calibration.apply(0.05) == 0.0 and calibration.apply(0.15) == pytest.approx(1 / 3)
+
+
+def test_importing_calibration_does_not_import_scikit_learn() -> None:
+    code = "import sys, htr.calibration; assert 'sklearn' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
 
 
 def test_load_without_file_and_with_bad_files(tmp_path: Path) -> None:

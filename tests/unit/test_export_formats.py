@@ -14,7 +14,8 @@ from lxml import etree
 
 from htr import SOFTWARE
 from htr.document import Alternative, Line, Page, ProcessingStep, Word
-from htr.layout.files import LayoutFile, read_layout_file
+from htr.layout.common import LayoutFile
+from htr.layout.files import read_layout_file
 from indexer.transfer.formats import (
     ALTO_V4_NAMESPACE,
     PAGE_2019_NAMESPACE,

@@ -11,7 +11,8 @@ from lxml import etree
 
 from htr.errors import LayoutError
 from htr.layout.alto import read_alto
-from htr.layout.files import LayoutFile, find_layout_file, read_layout_file
+from htr.layout.common import LayoutFile
+from htr.layout.files import find_layout_file, read_layout_file
 from htr.layout.pagexml import read_page_xml
 
 REPO = Path(__file__).resolve().parents[2]

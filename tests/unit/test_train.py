@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from htr.metrics import corpus_cer
+from htr.model_factory import new_line_model
+from htr.training.config import LineModelShape, TrainConfig, TrainProgress
 from htr.training.data import (
     LineSample,
     augment,
@@ -16,14 +19,7 @@ from htr.training.data import (
     split_by_manuscript,
     synthetic_lines,
 )
-from htr.training.trainer import (
-    LineModelShape,
-    TrainConfig,
-    TrainProgress,
-    cer,
-    new_line_model,
-    train,
-)
+from htr.training.trainer import train
 
 TINY = LineModelShape(
     image_height=16, hidden_size=32, encoder_layers=1, decoder_layers=1, heads=2, max_length=64
@@ -172,9 +168,9 @@ def test_synthetic_lines_and_augmentation_keep_the_height() -> None:
 
 
 def test_cer_counts_edits_on_nfc_text() -> None:
-    assert cer(["abc"], ["abc"]) == 0.0
-    assert cer(["abd", ""], ["abc", "xy"]) == pytest.approx(3 / 5)
-    assert cer(["n\u0303"], ["\u00f1"]) == 0.0
+    assert corpus_cer(references=["abc"], hypotheses=["abc"]) == 0.0
+    assert corpus_cer(references=["abc", "xy"], hypotheses=["abd", ""]) == pytest.approx(3 / 5)
+    assert corpus_cer(references=["\u00f1"], hypotheses=["n\u0303"]) == 0.0
 
 
 def test_train_command_parses_its_options(tmp_path: Path) -> None:
@@ -205,10 +201,9 @@ def test_train_command_parses_its_options(tmp_path: Path) -> None:
     )
     assert args.gt == [Path("a"), Path("b")] and args.val == [Path("b")]
     assert (args.synthetic, args.steps, args.batch_size, args.lr, args.seed) == (5, 3, 4, 0.002, 7)
-    assert args.base is None and args.train_data_options == ()
-    # --from-db belongs to the indexer, which plugs it in (tests/integration/test_train_from_db.py).
-    with pytest.raises(SystemExit):
-        parser.parse_args(["train", "--out", str(tmp_path), "--steps", "1", "--from-db"])
+    assert args.base is None and not args.from_db
+    # --from-db and its database options: tests/integration/test_train_from_db.py.
+    assert parser.parse_args(["train", "--out", str(tmp_path), "--steps", "1", "--from-db"]).from_db
 
 
 def test_ctc_prefix_scores_add_up_to_the_ctc_likelihood() -> None:

@@ -59,10 +59,9 @@ from indexer.transfer.formats.words import (
     utc,
     xml_text,
 )
+from indexer.transfer.page_custom import FRAME_CUSTOM_TAG
 
 PAGE_2019_NAMESPACE = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
-FRAME_CUSTOM_TAG = "frame"
-"""The ``Page@custom`` tag that holds the frame of a page past the first of its file."""
 _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _NS = f"{{{PAGE_2019_NAMESPACE}}}"
 

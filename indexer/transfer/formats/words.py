@@ -10,7 +10,8 @@ Shared by the PAGE and ALTO writers so that both encode the same facts the same 
 - The **words** of a corrected line are the whitespace-separated words of the correction,
   verified, so their confidence is 1.0. They reuse the machine words' boxes when there are as
   many machine words as corrected words; otherwise the line's box is split among them in
-  proportion to their character offsets. An uncorrected line keeps its machine words.
+  proportion to their character offsets (`indexer.store.verified_words`, which also gives a
+  corrected line its stored words). An uncorrected line keeps its machine words.
 
 Text is cleaned once here (`xml_text`) of the characters XML 1.0 cannot carry.
 """
@@ -25,9 +26,9 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
-from htr.confidence import word_spans
 from htr.document import Line, Page, Word
 from htr.types import BBox, Point
+from indexer.store.verified_words import verified_words
 
 _XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 """Characters outside XML 1.0's Char production (C0 controls, surrogates, U+FFFE/U+FFFF)."""
@@ -112,31 +113,6 @@ def export_words(line: Line, correction: LineCorrection | None) -> tuple[Word, .
         words = (Word(xml_text(w.text), unit_interval(w.confidence), w.bbox) for w in line.words)
         return tuple(w for w in words if w.text)
     return verified_words(xml_text(correction.text), line.words, line.bbox)
-
-
-def verified_words(text: str, words: Sequence[Word], line_box: BBox) -> tuple[Word, ...]:
-    """The words of a text a person wrote or confirmed for a line (module docstring).
-
-    Also what `indexer.store.repository.Repository.correct_line` stores as the line's words.
-
-    Args:
-        text: The corrected (or confirmed) text.
-        words: The line's words before it: their boxes are kept when there are as many.
-        line_box: The line's box, split among the words otherwise.
-
-    Returns:
-        The whitespace-separated words of `text`, confidence 1.0.
-    """
-    spans = word_spans(text)
-    if not spans:
-        return ()
-    if len(spans) == len(words):
-        boxes = [w.bbox for w in words]
-    else:
-        boxes = _proportional_boxes(line_box, spans, len(text))
-    return tuple(
-        Word(text[start:end], 1.0, box) for (start, end), box in zip(spans, boxes, strict=True)
-    )
 
 
 def page_corrections(
@@ -228,17 +204,3 @@ def _is_ncname(value: str) -> bool:
 def _as_ncname(value: str, prefix: str) -> str:
     cleaned = "".join(c if _is_ncname(f"a{c}") else "_" for c in value)
     return cleaned if _is_ncname(cleaned) else f"{prefix}_{cleaned}"
-
-
-def _proportional_boxes(
-    line_box: BBox, spans: Sequence[tuple[int, int]], length: int
-) -> list[BBox]:
-    """Splits a line box among words by their character offsets in the line text."""
-    x0, y0, x1, y1 = line_box
-    scale = (x1 - x0) / max(1, length)
-    boxes = []
-    for start, end in spans:
-        left = x0 + math.floor(start * scale)
-        right = max(left + 1, min(x1, x0 + math.ceil(end * scale)))
-        boxes.append((left, y0, right, y1))
-    return boxes

@@ -1,7 +1,7 @@
 """Verified lines get the words of their verified text.
 
 Since revision 0002, correcting or confirming a line replaces its words with the words of
-the verified text, confidence 1 (`indexer.transfer.formats.words.verified_words`). Lines corrected
+the verified text, confidence 1 (`indexer.store.verified_words.verified_words`). Lines corrected
 by earlier versions of legajo kept the recognizer's words, so their word boxes, word
 confidences and review order still spoke of the machine reading. This revision rewrites
 the words of every line whose version is above 1 the way a correction does today; a line
@@ -62,7 +62,7 @@ _words = sa.Table(
 def upgrade() -> None:
     """Applies this revision."""
     from htr.document import Word
-    from indexer.transfer.formats.words import verified_words
+    from indexer.store.verified_words import verified_words
 
     connection = op.get_bind()
     verified = _lines.c.version > 1

@@ -1,0 +1,404 @@
+# Generated from htr/line_model.py by htr.remote_code (`make model-code`); do not edit here.
+"""legajo's line encoder: a convolutional stem, a small transformer and a CTC head.
+
+The stem collapses a line image of fixed height (48 px by default, any width) to one row and
+downsamples its width by 4, so a 1024-px line becomes 256 steps; two transformer layers
+contextualise the steps; a linear CTC head reads characters straight off them. A
+`TrOCRForCausalLM` decoder cross-attends to the steps inside a standard
+`VisionEncoderDecoderModel`, so checkpoints stay normal Hugging Face checkpoint directories.
+
+Importing `htr.line_model` registers the encoder with `AutoConfig` and `AutoModel` and the
+line image processor (`htr.line_processor`) with `AutoImageProcessor`, which is all
+`VisionEncoderDecoderModel.from_pretrained` and `AutoProcessor.from_pretrained` need.
+
+Everything above the ``# end of the remote code`` line imports only torch and transformers:
+`htr.remote_code` copies it into model folders as ``modeling_legajo_line.py``, where the
+``auto_map`` of ``config.json`` points at `LineVisionEncoderDecoderConfig` and
+`LineVisionEncoderDecoderModel`, so that plain transformers loads legajo's models with
+``AutoModel.from_pretrained(path, trust_remote_code=True)``. The registration below that line
+is legajo's own and stays out of the copy.
+
+The CTC head is what makes a from-scratch model align quickly on a few thousand lines (joint
+CTC/attention training), and at inference it gives length control and rescoring of the
+decoder's n-best (see `htr.trocr`). Its logits come out of the encoder as
+`LineEncoderOutput.ctc_logits`; the CTC blank is the tokenizer's pad token.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import (
+    PretrainedConfig,
+    PreTrainedModel,
+    VisionEncoderDecoderConfig,
+    VisionEncoderDecoderModel,
+)
+from transformers.configuration_utils import SubConfigSpec
+from transformers.modeling_outputs import BaseModelOutput
+
+MODEL_TYPE = "legajo_line_encoder"
+
+DEFAULT_STEM: tuple[tuple[int, int, int], ...] = (
+    (32, 2, 2),
+    (64, 2, 2),
+    (96, 2, 1),
+    (128, 2, 1),
+    (192, 3, 1),
+)
+"""Stem blocks as (output channels, height pooling, width pooling): 48 px high -> 1 row, /4."""
+
+
+class LineEncoderConfig(PretrainedConfig):
+    """Configuration of `LineEncoderModel`.
+
+    Attributes:
+        image_height: Height of the input lines in pixels; the stem's height pooling must
+            multiply to it.
+        num_channels: Input channels (1: greyscale).
+        stem: Convolution blocks as (channels, height pooling, width pooling).
+        hidden_size: Width of the encoder steps.
+        num_hidden_layers: Transformer layers after the stem.
+        num_attention_heads: Attention heads per layer.
+        intermediate_size: Width of the transformer feed-forward layers.
+        dropout: Dropout in the transformer layers.
+        ctc_vocab_size: Size of the CTC head's output (the tokenizer's vocabulary); 0 for none.
+        ctc_blank_id: Token id used as the CTC blank (the tokenizer's pad token).
+    """
+
+    model_type = MODEL_TYPE
+
+    def __init__(
+        self,
+        image_height: int = 48,
+        num_channels: int = 1,
+        stem: list[list[int]] | tuple[tuple[int, int, int], ...] = DEFAULT_STEM,
+        hidden_size: int = 256,
+        num_hidden_layers: int = 2,
+        num_attention_heads: int = 4,
+        intermediate_size: int = 1024,
+        dropout: float = 0.1,
+        ctc_vocab_size: int = 0,
+        ctc_blank_id: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        self.image_height = image_height
+        self.num_channels = num_channels
+        self.stem = [list(block) for block in stem]
+        self.hidden_size = hidden_size
+        self.num_hidden_layers = num_hidden_layers
+        self.num_attention_heads = num_attention_heads
+        self.intermediate_size = intermediate_size
+        self.dropout = dropout
+        self.ctc_vocab_size = ctc_vocab_size
+        self.ctc_blank_id = ctc_blank_id
+        super().__init__(**kwargs)
+        pooled = math.prod(block[1] for block in self.stem)
+        if pooled != image_height:
+            raise ValueError(
+                f"the stem pools the height by {pooled}, but image_height is {image_height}"
+            )
+
+    @property
+    def width_reduction(self) -> int:
+        """How many input pixel columns make one encoder step."""
+        return math.prod(block[2] for block in self.stem)
+
+
+@dataclass
+class LineEncoderOutput(BaseModelOutput):
+    """`BaseModelOutput` plus the CTC head's logits, shape (batch, steps, vocabulary)."""
+
+    ctc_logits: torch.Tensor | None = None
+
+
+class _ConvBlock(nn.Module):
+    def __init__(self, channels_in: int, channels_out: int, pool: tuple[int, int]) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False)
+        self.norm = nn.BatchNorm2d(channels_out)
+        self.act = nn.GELU()
+        self.pool = nn.MaxPool2d(pool) if pool != (1, 1) else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.act(self.norm(self.conv(x))))  # type: ignore[no-any-return]
+
+
+def _sinusoids(length: int, width: int, device: torch.device) -> torch.Tensor:
+    position = torch.arange(length, device=device, dtype=torch.float32)[:, None]
+    rate = torch.exp(
+        torch.arange(0, width, 2, device=device, dtype=torch.float32) * (-math.log(1e4) / width)
+    )
+    table = torch.zeros(length, width, device=device)
+    table[:, 0::2] = torch.sin(position * rate)
+    table[:, 1::2] = torch.cos(position * rate)
+    return table
+
+
+class LineEncoderModel(PreTrainedModel):
+    """Line image (batch, channels, height, width) -> steps (batch, width / 4, hidden)."""
+
+    config_class = LineEncoderConfig
+    base_model_prefix = "line_encoder"
+    main_input_name = "pixel_values"
+    supports_gradient_checkpointing = False
+
+    def __init__(self, config: LineEncoderConfig) -> None:
+        super().__init__(config)
+        blocks: list[nn.Module] = []
+        channels = config.num_channels
+        for out, pool_h, pool_w in config.stem:
+            blocks.append(_ConvBlock(channels, out, (pool_h, pool_w)))
+            channels = out
+        self.stem = nn.Sequential(*blocks)
+        self.stem_out = nn.Conv2d(channels, config.hidden_size, (1, 3), padding=(0, 1))
+        self.stem_norm = nn.LayerNorm(config.hidden_size)
+        self.dropout = nn.Dropout(config.dropout)
+        layer = nn.TransformerEncoderLayer(
+            config.hidden_size,
+            config.num_attention_heads,
+            config.intermediate_size,
+            dropout=config.dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
+        self.layers = nn.TransformerEncoder(
+            layer, config.num_hidden_layers, enable_nested_tensor=False
+        )
+        self.final_norm = nn.LayerNorm(config.hidden_size)
+        self.ctc_head = (
+            nn.Linear(config.hidden_size, config.ctc_vocab_size)
+            if config.ctc_vocab_size > 0
+            else None
+        )
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        from transformers import initialization as init
+
+        if isinstance(module, nn.Conv2d):
+            init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
+            init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, (nn.LayerNorm, nn.BatchNorm2d)):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+            if isinstance(module, nn.BatchNorm2d):
+                init.zeros_(module.running_mean)  # type: ignore[arg-type]
+                init.ones_(module.running_var)  # type: ignore[arg-type]
+        elif isinstance(module, nn.MultiheadAttention):
+            module._reset_parameters()
+
+    def get_output_embeddings(self) -> None:
+        """The CTC head is not a language-model head: the encoder has none."""
+        return None
+
+    def get_input_embeddings(self) -> nn.Module:
+        """The first convolution (the encoder has no token embeddings)."""
+        first: nn.Module = self.stem[0]
+        return first.conv  # type: ignore[return-value]
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs: Any,
+    ) -> LineEncoderOutput | tuple[torch.Tensor, ...]:
+        """Encodes a batch of line images.
+
+        Args:
+            pixel_values: (batch, channels, image_height, width), width any multiple of 4.
+            output_attentions: Ignored (the layers do not return attention weights).
+            output_hidden_states: Also return the stem's output and each layer's output.
+            return_dict: Return a `LineEncoderOutput` (default) rather than a tuple.
+            **kwargs: Ignored; accepted for the `VisionEncoderDecoderModel` calling convention.
+
+        Returns:
+            The steps and, with a CTC head, its logits.
+        """
+        if pixel_values.shape[1] != self.config.num_channels:
+            pixel_values = pixel_values.mean(dim=1, keepdim=True)
+        x = self.stem(pixel_values)
+        x = self.stem_out(x).squeeze(2).transpose(1, 2)  # (batch, steps, hidden)
+        x = self.stem_norm(x) + _sinusoids(x.shape[1], x.shape[2], x.device).to(x.dtype)
+        x = self.dropout(x)
+        hidden_states: list[torch.Tensor] = [x]
+        for layer in self.layers.layers:
+            x = layer(x)
+            hidden_states.append(x)
+        x = self.final_norm(x)
+        ctc_logits = self.ctc_head(x) if self.ctc_head is not None else None
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        states = tuple(hidden_states) if output_hidden_states else None
+        if not return_dict:
+            return tuple(t for t in (x, states, ctc_logits) if t is not None)  # type: ignore[misc]
+        return LineEncoderOutput(last_hidden_state=x, hidden_states=states, ctc_logits=ctc_logits)
+
+
+class CTCPrefixScorer:
+    """A `generate` logits processor for joint CTC/attention decoding.
+
+    At each step the decoder's `candidates` most likely next tokens of each hypothesis (and
+    the end token) are rescored as ``(1 - weight) * decoder log-probability + weight * CTC
+    prefix score increment``, where the prefix score is the CTC probability of all label
+    sequences that start with the hypothesis (Watanabe et al., 2017, hybrid CTC/attention);
+    for the end token it is the CTC probability of exactly the hypothesis. All other tokens
+    are ruled out. The decoder stays the one that writes the reading, the CTC head keeps it
+    aligned with the image: no runaway repetition, no early stop.
+
+    Works for greedy and beam search (beams of one line are consecutive rows). A row whose
+    prefix it has not seen (e.g. padding after a finished greedy reading) keeps the decoder's
+    scores.
+    """
+
+    def __init__(
+        self,
+        ctc_log_probs: torch.Tensor,
+        num_beams: int,
+        blank_id: int,
+        eos_id: int,
+        excluded_ids: Sequence[int] = (),
+        weight: float = 0.5,
+        candidates: int = 8,
+    ) -> None:
+        """Prepares the scorer for one batch.
+
+        Args:
+            ctc_log_probs: The CTC head's log-probabilities, (lines, steps, vocabulary).
+            num_beams: Beams per line.
+            blank_id: The CTC blank token.
+            eos_id: The end token.
+            excluded_ids: Tokens never proposed (start, padding).
+            weight: Weight of the CTC prefix score.
+            candidates: Decoder candidates rescored per hypothesis and step.
+        """
+        self._y = ctc_log_probs.float().transpose(0, 1).contiguous()  # (steps, lines, vocab)
+        self._beams = num_beams
+        self._blank = blank_id
+        self._eos = eos_id
+        self._excluded = sorted({*excluded_ids, blank_id} - {eos_id})
+        self._weight = weight
+        self._candidates = min(candidates, ctc_log_probs.shape[-1])
+        self._states: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor, float]] = {}
+
+    def _initial(self, line: int) -> tuple[torch.Tensor, torch.Tensor, float]:
+        steps = self._y.shape[0]
+        r_n = torch.full((steps,), -math.inf)
+        r_b = torch.cumsum(self._y[:, line, self._blank], dim=0)
+        return r_n, r_b, 0.0
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        """Rescores the next-token scores of each running hypothesis."""
+        log_probs = scores.float().log_softmax(dim=-1)
+        rows = input_ids.shape[0]
+        prefixes = [tuple(ids) for ids in input_ids[:, 1:].tolist()]
+        lines = [row // self._beams for row in range(rows)]
+        known: list[int] = []
+        states = []
+        for row in range(rows):
+            key = (lines[row], *prefixes[row])
+            state = self._initial(lines[row]) if not prefixes[row] else self._states.get(key)
+            if state is not None:
+                known.append(row)
+                states.append(state)
+        if not known:
+            return scores
+        masked = log_probs[known].clone()
+        if self._excluded:
+            masked[:, self._excluded] = -math.inf
+        top = masked.topk(self._candidates, dim=-1).indices  # (n, k)
+        has_eos = (top == self._eos).any(dim=-1, keepdim=True)
+        top = torch.where(
+            has_eos, top, torch.cat([top[:, :-1], torch.full_like(top[:, :1], self._eos)], dim=1)
+        )
+        line_index = torch.tensor([lines[row] for row in known])
+        r_n_prev = torch.stack([state[0] for state in states], dim=1)  # (T, n)
+        r_b_prev = torch.stack([state[1] for state in states], dim=1)
+        psi_prev = torch.tensor([state[2] for state in states])
+        y = self._y[:, line_index, :]  # (T, n, V)
+        x = torch.gather(y, 2, top.unsqueeze(0).expand(y.shape[0], -1, -1))  # (T, n, k)
+        y_blank = y[:, :, self._blank]  # (T, n)
+        r_sum = torch.logaddexp(r_n_prev, r_b_prev)
+        last = torch.tensor([prefixes[row][-1] if prefixes[row] else -1 for row in known])
+        same = top == last[:, None]
+        phi = torch.where(same.unsqueeze(0), r_b_prev.unsqueeze(-1), r_sum.unsqueeze(-1))
+        steps = y.shape[0]
+        r_n = torch.full_like(x, -math.inf)
+        r_b = torch.full_like(x, -math.inf)
+        empty = torch.tensor([not prefixes[row] for row in known])
+        r_n[0] = torch.where(empty[:, None], x[0], torch.full_like(x[0], -math.inf))
+        for t in range(1, steps):
+            r_n[t] = torch.logaddexp(r_n[t - 1], phi[t - 1]) + x[t]
+            r_b[t] = torch.logaddexp(r_b[t - 1], r_n[t - 1]) + y_blank[t, :, None]
+        psi = torch.logsumexp(torch.cat([r_n[:1], phi[:-1] + x[1:]], dim=0), dim=0)  # (n, k)
+        is_eos = top == self._eos
+        psi = torch.where(is_eos, r_sum[-1].unsqueeze(-1).expand_as(psi), psi)
+        joint = (1 - self._weight) * log_probs[known].gather(1, top) + self._weight * (
+            psi - psi_prev[:, None]
+        )
+        out = scores.clone()
+        out[known] = -math.inf
+        rows_known = torch.tensor(known)[:, None].expand_as(top)
+        out[rows_known, top] = joint.to(out.dtype)
+        states_next: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor, float]] = {}
+        psi_list = psi.tolist()
+        top_list = top.tolist()
+        for i, row in enumerate(known):
+            for j, token in enumerate(top_list[i]):
+                if token != self._eos:
+                    key = (lines[row], *prefixes[row], token)
+                    states_next[key] = (r_n[:, i, j], r_b[:, i, j], psi_list[i][j])
+        self._states = states_next
+        return out
+
+
+def has_ctc_head(model: Any) -> bool:
+    """Tells whether a VisionEncoderDecoder model's encoder is a line encoder with a CTC head."""
+    encoder = getattr(model, "encoder", None)
+    return isinstance(encoder, LineEncoderModel) and encoder.ctc_head is not None
+
+
+class LineVisionEncoderDecoderConfig(VisionEncoderDecoderConfig):
+    """`VisionEncoderDecoderConfig` whose encoder is always a `LineEncoderConfig`.
+
+    Only for loading with plain transformers (the ``auto_map`` of a model folder): it resolves
+    the encoder's configuration without `AutoConfig` knowing legajo's model type. legajo itself
+    loads its models as plain `VisionEncoderDecoderModel`s.
+    """
+
+    sub_configs_defaults = {  # noqa: RUF012 (transformers' class attribute)
+        **VisionEncoderDecoderConfig.sub_configs_defaults,
+        "encoder": SubConfigSpec(config_class=LineEncoderConfig),
+    }
+
+
+class LineVisionEncoderDecoderModel(VisionEncoderDecoderModel):
+    """`VisionEncoderDecoderModel` with legajo's line encoder, built without `AutoModel`.
+
+    Same modules and weight names as legajo's own loading, so the same outputs; it exists so
+    that ``AutoModel.from_pretrained(path, trust_remote_code=True)`` needs no registration.
+    """
+
+    config_class = LineVisionEncoderDecoderConfig
+
+    def __init__(
+        self,
+        config: LineVisionEncoderDecoderConfig | None = None,
+        encoder: PreTrainedModel | None = None,
+        decoder: PreTrainedModel | None = None,
+    ) -> None:
+        if encoder is None and config is not None:
+            encoder = LineEncoderModel(config.encoder)
+        super().__init__(config, encoder, decoder)

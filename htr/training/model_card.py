@@ -1,0 +1,224 @@
+"""The model card (``README.md``) of a trained checkpoint, and the writing of the checkpoint.
+
+`model_card` describes the architecture, the data (folders, other line sources, synthetic
+lines, validation), the training settings and time, the `hardware`, the measured CER and the
+checks made during training. `write_trained_model` copies the chosen checkpoint to the output
+folder and writes the card beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from htr.training.config import LineSetUse, TrainConfig, ValidationResult
+
+if TYPE_CHECKING:
+    from htr.training.data import LineSample
+
+
+class TrainedRun(Protocol):
+    """What a model card reads of a finished run (the trainer of `htr.training.trainer`)."""
+
+    @property
+    def model(self) -> Any:
+        """The trained VisionEncoderDecoder model."""
+
+    @property
+    def real(self) -> Sequence[LineSample]:
+        """The ground-truth lines trained on."""
+
+    @property
+    def synthetic(self) -> Sequence[LineSample]:
+        """The synthetic lines trained on."""
+
+    @property
+    def val_lines(self) -> Sequence[LineSample]:
+        """The validation lines."""
+
+    @property
+    def step(self) -> int:
+        """Optimizer steps done."""
+
+    @property
+    def elapsed(self) -> float:
+        """Training seconds (over resumed runs)."""
+
+    @property
+    def history(self) -> Sequence[dict[str, Any]]:
+        """One record per check during training (step, minutes, losses, validation CERs)."""
+
+
+def write_trained_model(
+    config: TrainConfig,
+    source: Path,
+    run: TrainedRun,
+    result: ValidationResult | None,
+    wall_s: float,
+    line_sets: Sequence[LineSetUse] = (),
+) -> None:
+    """Copies a checkpoint to `config.out` (through a temporary folder) with its model card.
+
+    Args:
+        config: The run's settings.
+        source: The checkpoint to publish (the best one, or the last).
+        run: The finished run.
+        result: The final validation, if there were validation lines.
+        wall_s: Wall-clock seconds of this invocation.
+        line_sets: The lines that came from `config.extra_lines`, described by their source.
+    """
+    out = config.out
+    if out.resolve() != source.resolve():
+        temporary = out.with_name(out.name + ".tmp")
+        shutil.rmtree(temporary, ignore_errors=True)
+        shutil.copytree(source, temporary)
+        shutil.rmtree(out, ignore_errors=True)
+        temporary.rename(out)
+    card = model_card(config, run, result, wall_s, line_sets)
+    (out / "README.md").write_text(card, encoding="utf-8")
+
+
+def hardware() -> str:
+    """The machine in words: CUDA device name, or CPU model and core count."""
+    import torch
+
+    if torch.cuda.is_available():
+        return f"CUDA {torch.cuda.get_device_name(0)}"
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU {model}, {len(os.sched_getaffinity(0))} cores"
+
+
+def model_card(
+    config: TrainConfig,
+    trainer: TrainedRun,
+    result: ValidationResult | None,
+    wall_s: float,
+    line_sets: Sequence[LineSetUse] = (),
+) -> str:
+    """The Markdown model card of a trained checkpoint.
+
+    Args:
+        config: The run's settings.
+        trainer: The trainer, with its data, model and history.
+        result: The final validation, if there were validation lines.
+        wall_s: Wall-clock seconds of this invocation.
+        line_sets: The lines that came from `config.extra_lines`, described by their source.
+    """
+    sources = sorted({s.source for s in trainer.real})
+    from_sets = sum(use.train for use in line_sets)
+    val_sources = sorted({s.source for s in trainer.val_lines})
+    parameters = trainer.model.num_parameters()
+    lines = [
+        "---",
+        "library_name: transformers",
+        "pipeline_tag: image-to-text",
+        "tags: [htr, trocr, legajo]",
+        "---",
+        "",
+        f"# legajo line model `{config.out.name}`",
+        "",
+        "A TrOCR-architecture `VisionEncoderDecoderModel` trained by `legajo train`. "
+        "Load it with `htr.recognizer.load_recognizer(path)` or `legajo transcribe --model "
+        "PATH` (`import htr.line_model` first when loading it with transformers directly: the "
+        "encoder is legajo's convolutional line encoder, registered with the Auto classes).",
+        "",
+        "## Architecture",
+        "",
+        f"- {parameters / 1e6:.1f} M parameters; encoder: "
+        f"`{type(trainer.model.encoder).__name__}`, "
+        f"decoder: `{type(trainer.model.decoder).__name__}`.",
+        f"- Encoder config: `{json.dumps(_short_config(trainer.model.config.encoder))}`",
+        f"- Decoder: {trainer.model.config.decoder.decoder_layers} layers, "
+        f"d={trainer.model.config.decoder.d_model}, "
+        f"vocabulary {trainer.model.config.decoder.vocab_size} (characters, NFD).",
+        "",
+        "## Training data",
+        "",
+        f"- {len(trainer.real)} ground-truth lines ({len(trainer.real) - from_sets} from "
+        f"PAGE/ALTO folders, {from_sets} from the sources below) from {len(sources)} "
+        "manuscript folders:",
+        *(f"  - `{_short_path(s)}`" for s in sources),
+        *(
+            f"- {use.description}: {use.train} trained on, {use.val} held out for validation."
+            for use in line_sets
+        ),
+        f"- {len(trainer.synthetic)} synthetic lines (`htr.training.synthetic` handwriting "
+        "fonts; words of the training transcriptions and built-in notarial words).",
+        f"- Validation (never trained on): {len(trainer.val_lines)} lines from:",
+        *(f"  - `{_short_path(s)}`" for s in val_sources),
+        "",
+        "## Training",
+        "",
+        f"- Command: `{config.command or '(library call)'}`",
+        f"- Hardware: {hardware()}",
+        f"- Training time: {trainer.elapsed / 60:.1f} min of optimisation "
+        f"({wall_s / 60:.1f} min wall clock for this invocation), {trainer.step} steps of "
+        f"{config.batch_size} lines; base: `{config.base or 'from scratch'}`.",
+        f"- Loss: {config.ctc_weight} CTC + {1 - config.ctc_weight:g} cross-entropy; AdamW, "
+        f"peak lr {config.lr}, warm-up {config.warmup_steps} steps, cosine decay; width "
+        f"curriculum over the first {config.curriculum:.0%} of the budget; synthetic share "
+        f"{config.synthetic_share[0]:.0%} → {config.synthetic_share[1]:.0%}; augmentation "
+        f"{'on' if config.augment else 'off'}.",
+        "",
+        "## Measured",
+        "",
+    ]
+    if result is None:
+        lines.append("- No validation lines.")
+    else:
+        lines += [
+            f"- Validation CER (NFC, all {result.lines} lines, default decoding "
+            f"through `load_recognizer`): **{result.cer:.4f}**",
+            f"- Validation CER, main-zone lines only: {result.cer_main:.4f}"
+            if result.cer_main is not None
+            else "- (no zone information)",
+        ]
+    if trainer.history:
+        lines += ["", "Checks during training (greedy decoding, subset of validation lines):", ""]
+        lines += ["| step | minutes | loss | val CER (decoder) | val CER (CTC head) |"]
+        lines += ["| --- | --- | --- | --- | --- |"]
+        for record in trainer.history:
+            lines.append(
+                f"| {record['step']} | {record['elapsed_s'] / 60:.1f} | "
+                f"{_fmt(record.get('loss'))} | {_fmt(record.get('val_cer'))} | "
+                f"{_fmt(record.get('val_ctc_cer'))} |"
+            )
+    if config.card_notes is not None and config.card_notes.is_file():
+        lines += ["", config.card_notes.read_text(encoding="utf-8").rstrip()]
+    lines += [
+        "",
+        "## Licence and attribution",
+        "",
+        "Trained on HTRomance *Medieval Spain* (CC BY 4.0; Bordier, Gille Levenson, "
+        "Brisville-Fertin, Clérice, Chagué; images Gallica/BnF) and the iForal sample "
+        "(CC BY 4.0), where those folders were given.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _short_config(config: Any) -> dict[str, Any]:
+    keys = ("image_height", "stem", "hidden_size", "num_hidden_layers", "ctc_vocab_size")
+    data = config.to_dict()
+    return {k: data[k] for k in keys if k in data}
+
+
+def _short_path(path: str) -> str:
+    parts = Path(path).parts
+    return "/".join(parts[-3:])

@@ -1,0 +1,183 @@
+"""The plain records `indexer.store.repository.Repository` returns and takes, never ORM rows.
+
+Frozen dataclasses (and `StoreOutcome`) with no database behind them: callers may keep,
+compare and pass them around freely.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from htr.document import Line, ProcessingStep
+
+
+@dataclass(frozen=True, slots=True)
+class ModelKey:
+    """Which model read a page: its id (name or path) and revision (empty when unknown)."""
+
+    model_id: str
+    revision: str = ""
+
+    @classmethod
+    def of(cls, step: ProcessingStep) -> ModelKey:
+        """The model of a recognition step."""
+        return cls(step.model_id or "", step.model_revision or "")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """An input file as indexed: its path as given, content hash and size."""
+
+    path: str
+    sha256: str
+    size_bytes: int
+
+
+class StoreOutcome(StrEnum):
+    """What `Repository.store_page` did."""
+
+    STORED = "stored"
+    REPLACED = "replaced"
+    ALREADY_PRESENT = "already-present"
+    KEPT_CORRECTED = "kept-corrected"
+    """Not replaced: the stored page holds human corrections that re-indexing would lose."""
+
+
+@dataclass(frozen=True, slots=True)
+class PageSummary:
+    """A stored page without its lines."""
+
+    id: int
+    collection: str
+    source_path: str
+    frame: int
+    sha256: str
+    status: str
+    error: str | None
+    model: ModelKey
+    line_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """One human correction of a line."""
+
+    id: int
+    line_id: int
+    old_text: str
+    new_text: str
+    editor: str
+    version: int
+    created_at: dt.datetime
+
+    @property
+    def confirmed(self) -> bool:
+        """True when the editor confirmed the text as it was (`Repository.confirm_line`)."""
+        return self.old_text == self.new_text
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    """A line waiting for review (`Repository.review_queue`).
+
+    Attributes:
+        page_id: Its page.
+        line_id: The line.
+        weakest: Confidence of its least confident word; the line confidence when it has
+            no words.
+        source_path: The page's file.
+        frame: The page's frame in that file.
+    """
+
+    page_id: int
+    line_id: int
+    weakest: float
+    source_path: str
+    frame: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileFailure:
+    """A file (or one frame of it) that could not be indexed.
+
+    Attributes:
+        collection: Collection it was to go to.
+        source_path: The file, as given to the indexer.
+        frame: The frame that failed, None when the whole file could not be read.
+        kind: Error class name, e.g. ``"ImageLoadError"``.
+        reason: The error message.
+        run_id: The processing run that met the error.
+        created_at: When.
+    """
+
+    collection: str
+    source_path: str
+    frame: int | None
+    kind: str
+    reason: str
+    run_id: int | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionStats:
+    """Counts for one collection.
+
+    Attributes:
+        collection: Its name.
+        pages: Indexed pages (frames).
+        lines: Stored lines.
+        words: Stored words.
+        mean_confidence: Mean word confidence (expected share of words read right), None
+            without words.
+        errors: Files or frames that failed and were not indexed since.
+    """
+
+    collection: str
+    pages: int
+    lines: int
+    words: int
+    mean_confidence: float | None
+    errors: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A processing run (one `legajo index` invocation)."""
+
+    id: int
+    collection: str
+    kind: str
+    model: ModelKey
+    software: str
+    settings: Mapping[str, Any]
+    status: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedLine:
+    """A stored line whose text a person verified (`Repository.verified_lines`).
+
+    Attributes:
+        source_path: The page's file, as it was indexed or imported.
+        frame: The page's frame in that file.
+        sha256: The content hash the page is stored under.
+        steps: The page's processing steps.
+        line: The line: stored geometry and zone, `Line.text` the verified text (no words
+            or alternatives).
+        corrected: True when a person corrected or confirmed the line (`Line.text` is then
+            the latest correction), False for a line of an imported page never corrected.
+    """
+
+    source_path: str
+    frame: int
+    sha256: str
+    steps: tuple[ProcessingStep, ...]
+    line: Line
+    corrected: bool

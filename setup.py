@@ -1,0 +1,53 @@
+"""Build hook: the wheel carries the bundled model as package data, ``htr/models/legajo-default``.
+
+The model lives once, in ``data/models/legajo-default`` (the sdist takes it along through
+MANIFEST.in); `BuildPyWithModel` copies it into the build tree, never into the source tree.
+An editable install copies nothing: there `htr.default_model` finds the checkout's folder.
+All the project's metadata is in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+MODEL_NAME = "legajo-default"
+MODEL_SOURCE = Path(__file__).resolve().parent / "data" / "models" / MODEL_NAME
+MODEL_TARGET = Path("htr", "models", MODEL_NAME)
+"""Where the model goes in the built package (see `htr.default_model`)."""
+
+
+class BuildPyWithModel(build_py):
+    """`build_py` that also copies the bundled model into ``htr/models/`` of the build tree."""
+
+    def run(self) -> None:
+        """Builds the packages, then copies the model next to them (not for editable installs)."""
+        super().run()
+        if self.editable_mode:
+            return
+        if not (MODEL_SOURCE / "config.json").is_file():
+            raise FileNotFoundError(
+                f"{MODEL_SOURCE} holds no model: a wheel without its default model is broken"
+            )
+        target = Path(self.build_lib) / MODEL_TARGET
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(MODEL_SOURCE, target, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def get_outputs(self, include_bytecode: bool = True) -> list[str]:
+        """The packages' files plus the model's, for the installation record."""
+        outputs = list(super().get_outputs(include_bytecode))
+        if self.editable_mode or not MODEL_SOURCE.is_dir():
+            return outputs
+        model = [
+            str(Path(self.build_lib) / MODEL_TARGET / path.relative_to(MODEL_SOURCE))
+            for path in sorted(MODEL_SOURCE.rglob("*"))
+            if path.is_file() and "__pycache__" not in path.parts
+        ]
+        return outputs + model
+
+
+setup(cmdclass={"build_py": BuildPyWithModel})
