@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from htr.document import Page, ProcessingStep
-from indexer.errors import UnknownCollectionError
+from indexer.errors import LineNotFoundError, UnknownCollectionError
 from indexer.store.db import Database
 from indexer.store.orm import (
     PAGE_INDEXED,
@@ -344,6 +344,22 @@ class Repository:
                 .options(selectinload(LineRow.words), selectinload(LineRow.alternatives))
             )
             return [stored_line(row) for row in rows]
+
+    def line(self, line_id: int) -> StoredLine:
+        """One line with its id, version, words and alternative readings.
+
+        Raises:
+            LineNotFoundError: If the line does not exist.
+        """
+        with self._db.read() as session:
+            row = session.scalars(
+                select(LineRow)
+                .where(LineRow.id == line_id)
+                .options(selectinload(LineRow.words), selectinload(LineRow.alternatives))
+            ).one_or_none()
+            if row is None:
+                raise LineNotFoundError(f"no line with id {line_id}")
+            return stored_line(row)
 
     # -- corrections ---------------------------------------------------------------------
 

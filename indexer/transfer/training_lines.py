@@ -16,7 +16,7 @@ since it was stored (another SHA-256: the polygons no longer fit) is skipped wit
 naming the file; the model card counts the skipped pages.
 
 `DatabaseLineSource` is the `htr.training.data.LineSetReader` that ``legajo train --from-db``
-hands to `htr.training.trainer` (`legajo train --from-db`). The lines come from
+hands to `htr.training.trainer`. The lines come from
 `indexer.store.repository.Repository.verified_lines`, given the importer's model key and step kind.
 """
 

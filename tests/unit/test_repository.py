@@ -131,8 +131,12 @@ def test_corrections_are_rows_and_versions_guard_them(repository: Repository, st
         ("de dios'; DROP TABLE lines; --", "de Dios", "bob", 3),
     ]
     assert repository.load_page(stored).lines[0].text == "de Dios"
+    assert repository.line(line.id) == repository.lines(stored)[0]
+    assert (repository.line(line.id).version, repository.line(line.id).line.text) == (3, "de Dios")
     with pytest.raises(LineNotFoundError):
         repository.correct_line(10_000, "x", "ana", 1)
+    with pytest.raises(LineNotFoundError):
+        repository.line(10_000)
     collection = repository.collection_id("c")
     kept = repository.store_page(collection, None, SOURCE, PAGE, MODEL, replace=True)
     assert kept is StoreOutcome.KEPT_CORRECTED
