@@ -53,36 +53,12 @@ import numpy as np
 
 from htr.atomic_files import write_atomically
 from indexer.errors import IndexFileError, SemanticModelError
-from indexer.search.sentence_model import (
-    DEFAULT_MODEL_ID,
-    ModelSource,
-    load_sentence_model,
-    resolve_model,
-    shared_model,
-)
 
-__all__ = [
-    "CPU_BATCH_SIZE",
-    "CUDA_BATCH_SIZE",
-    "DEFAULT_MODEL_ID",
-    "ENCODE_CHUNK",
-    "FILE_FORMAT",
-    "FILE_MAGIC",
-    "HEADER_MAX_BYTES",
-    "IVF_LISTS_PER_SQRT_N",
-    "IVF_SCANNED_VECTORS",
-    "IVF_THRESHOLD",
-    "IVF_TRAINING_POINTS_PER_LIST",
-    "IndexFileHeader",
-    "IndexKind",
-    "ModelSource",
-    "ProgressCallback",
-    "SemanticIndex",
-    "ivf_list_count",
-    "ivf_probe_count",
-    "load_sentence_model",
-    "resolve_model",
-]
+# The model names are re-exported (``name as name``): callers import them from here too.
+from indexer.search.sentence_model import DEFAULT_MODEL_ID as DEFAULT_MODEL_ID
+from indexer.search.sentence_model import ModelSource as ModelSource
+from indexer.search.sentence_model import load_sentence_model as load_sentence_model
+from indexer.search.sentence_model import resolve_model, shared_model
 
 logger = logging.getLogger(__name__)
 

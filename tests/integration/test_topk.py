@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from htr.document import Alternative, Line, Page, Word
-from indexer.search import service as search_service
-from indexer.search import topk
-from indexer.search.service import SearchService, _Matcher, _plan_of
+from indexer.search import matching, topk
+from indexer.search.matching import Matcher
+from indexer.search.planning import plan_of
+from indexer.search.service import SearchService
 from indexer.store import search_reader
 from indexer.store.db import open_database
 from indexer.store.repository import Repository, SourceFile
@@ -182,15 +183,15 @@ def test_filters_keep_the_head_of_the_filtered_ranking(
 def test_top_lines_equal_the_scores_of_every_matching_line(
     service: SearchService, mode: str, strategy: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each way against `_Matcher.score`, which reads every matching row."""
+    """Each way against `Matcher.score`, which reads every matching row."""
     _use(strategy, monkeypatch)
     repository = service._repository
     lexical = service._fresh_lexical()
     for query in _queries(_seed(mode) + 1):
-        plan = _plan_of(query)
+        plan = plan_of(query)
         with repository.search_reader(10.0) as reader:
-            top = _Matcher(reader, mode, service.settings, lexical).top(plan, None, None, 10)
-            every = _Matcher(reader, mode, service.settings, lexical).score(plan, None, None)
+            top = Matcher(reader, mode, service.settings, lexical).top(plan, None, None, 10)
+            every = Matcher(reader, mode, service.settings, lexical).score(plan, None, None)
         assert top is not None, query
         scores, total = top
         ranked = sorted(every.items(), key=lambda item: (-item[1], item[0]))
@@ -212,22 +213,22 @@ def _phrases(seed: int) -> Iterator[str]:
 def test_a_phrase_scores_its_best_lines_first(
     service: SearchService, mode: str, early: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A lone phrase, scored best bound first, against `_Matcher.score` (every line).
+    """A lone phrase, scored best bound first, against `Matcher.score` (every line).
 
     "early": small batches and no counting beyond the best lines, so that scoring stops
     as soon as no line left can beat them (the total is then a count so far).
     """
     if early:
-        monkeypatch.setattr(search_service, "_PHRASE_BATCH", 3)
-        monkeypatch.setattr(search_service, "_PHRASE_COUNT_LINES", 0)
+        monkeypatch.setattr(matching, "_PHRASE_BATCH", 3)
+        monkeypatch.setattr(matching, "_PHRASE_COUNT_LINES", 0)
     repository = service._repository
     lexical = service._fresh_lexical()
     stopped_early = 0
     for query in _phrases(_seed(mode) + 2):
-        plan = _plan_of(query)
+        plan = plan_of(query)
         with repository.search_reader(10.0) as reader:
-            found = _Matcher(reader, mode, service.settings, lexical).phrase(plan, None, None, 5)
-            every = _Matcher(reader, mode, service.settings, lexical).score(plan, None, None)
+            found = Matcher(reader, mode, service.settings, lexical).phrase(plan, None, None, 5)
+            every = Matcher(reader, mode, service.settings, lexical).score(plan, None, None)
         assert found is not None, query
         scores, total = found
         ranked = sorted(every.items(), key=lambda item: (-item[1], item[0]))
