@@ -17,12 +17,12 @@ from htr.layout.common import (
     ALTO_NAMESPACES,
     LayoutFile,
     confidence_attribute,
+    layout_file,
     make_line,
     parse_layout_xml,
     parse_number,
     parse_points,
     split_tag,
-    unique_ids,
     words_confidence,
 )
 
@@ -98,19 +98,7 @@ def read_alto(path: Path, *, dpi: float = 300.0) -> LayoutFile:
             line = _read_line(element, ns, path, scale, zone, default_id=f"l{len(lines) + 1}")
             if line is not None:
                 lines.append(line)
-    logger.debug("%s: %d lines read", path, len(lines))
-    # `unique_ids` rebuilds renamed lines from their geometry and text only: keep the rest.
-    renamed = unique_ids(lines, path)
-    return LayoutFile(
-        path=path,
-        image_filename=image_filename,
-        width=width,
-        height=height,
-        lines=tuple(
-            line if line.id == new.id else replace(line, id=new.id)
-            for line, new in zip(lines, renamed, strict=True)
-        ),
-    )
+    return layout_file(path, image_filename, width, height, lines)
 
 
 def _scale(root: Any, ns: str, path: Path, dpi: float) -> float:

@@ -234,6 +234,20 @@ def unique_ids(lines: Iterable[Line], path: Path) -> tuple[Line, ...]:
     return tuple(result)
 
 
+def layout_file(
+    path: Path, image_filename: str | None, width: int | None, height: int | None, lines: list[Line]
+) -> LayoutFile:
+    """The `LayoutFile` of the lines read from `path`, their ids made unique (`unique_ids`)."""
+    logger.debug("%s: %d lines read", path, len(lines))
+    return LayoutFile(
+        path=path,
+        image_filename=image_filename,
+        width=width,
+        height=height,
+        lines=unique_ids(lines, path),
+    )
+
+
 def words_confidence(words: tuple[Word, ...]) -> float:
     """A line's confidence from its words, by `htr.confidence.line_confidence` (the mean)."""
     return line_confidence([WordReading(w.text, w.confidence, 0, len(w.text)) for w in words])

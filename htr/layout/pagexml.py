@@ -20,12 +20,12 @@ from htr.layout.common import (
     PAGE_NAMESPACES,
     LayoutFile,
     confidence_attribute,
+    layout_file,
     make_line,
     parse_layout_xml,
     parse_number,
     parse_points,
     split_tag,
-    unique_ids,
     words_confidence,
 )
 
@@ -85,19 +85,7 @@ def read_page_xml(path: Path) -> LayoutFile:
             line = _read_line(element, ns, path, zone, default_id=f"l{len(lines) + 1}")
             if line is not None:
                 lines.append(line)
-    logger.debug("%s: %d lines read", path, len(lines))
-    # `unique_ids` rebuilds renamed lines from their geometry and text only: keep the rest.
-    renamed = unique_ids(lines, path)
-    return LayoutFile(
-        path=path,
-        image_filename=image_filename,
-        width=width,
-        height=height,
-        lines=tuple(
-            line if line.id == new.id else replace(line, id=new.id)
-            for line, new in zip(lines, renamed, strict=True)
-        ),
-    )
+    return layout_file(path, image_filename, width, height, lines)
 
 
 def _read_line(element: Any, ns: str, path: Path, zone: str | None, default_id: str) -> Line | None:
