@@ -24,6 +24,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+LINE_ENCODER_TYPE = "legajo_line_encoder"
+"""`htr.line_model.MODEL_TYPE`, the encoder type of a legajo line model."""
+
 MODELING_FILE = "modeling_legajo_line.py"
 IMAGE_PROCESSING_FILE = "image_processing_legajo_line.py"
 REMOTE_CODE_END = "# end of the remote code"
@@ -89,7 +92,7 @@ def write_remote_code(folder: str | Path) -> None:
     processor = _read_json(processor_path)
     encoder_type = config.get("encoder", {}).get("model_type")
     image_processor = processor.get("image_processor", {})
-    if encoder_type != "legajo_line_encoder":
+    if encoder_type != LINE_ENCODER_TYPE:
         raise ValueError(f"{config_path}: the encoder is {encoder_type!r}, not a line encoder")
     if image_processor.get("image_processor_type") != "LineImageProcessor":
         raise ValueError(f"{processor_path}: the image processor is not a LineImageProcessor")

@@ -16,6 +16,7 @@ as plain beam search.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import os
@@ -434,7 +435,13 @@ def _load_model_and_processor(source: str, local_only: bool) -> tuple[Any, Any]:
 
 
 def _weights_digest(directory: Path) -> str:
-    """Returns a short SHA-256 over the checkpoint's config and weight files."""
+    """Returns a short SHA-256 over the checkpoint's config and weight files.
+
+    An ``auto_map`` in ``config.json`` only says where plain transformers finds the model's
+    code: it is left out (the config hashed as transformers writes it, sorted with an
+    indent of 2), so that adding it does not make the same weights a new model revision
+    whose pages would be indexed again.
+    """
     digest = hashlib.sha256()
     names = sorted(
         p
@@ -443,7 +450,34 @@ def _weights_digest(directory: Path) -> str:
     )
     for path in names:
         digest.update(path.name.encode())
+        if path.name == "config.json":
+            digest.update(_config_bytes(path))
+            continue
         with path.open("rb") as stream:
             for block in iter(lambda: stream.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()[:16]
+
+
+def _config_bytes(path: Path) -> bytes:
+    """The bytes of ``config.json`` as hashed by `_weights_digest`."""
+    raw = path.read_bytes()
+    try:
+        config = json.loads(raw)
+    except ValueError:
+        return raw
+    if not _has_auto_map(config):
+        return raw
+    return (json.dumps(_without_auto_map(config), indent=2, sort_keys=True) + "\n").encode()
+
+
+def _has_auto_map(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "auto_map" in value or any(_has_auto_map(v) for v in value.values())
+    return False
+
+
+def _without_auto_map(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_auto_map(v) for k, v in value.items() if k != "auto_map"}
+    return value

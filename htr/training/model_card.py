@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from htr.remote_code import LINE_ENCODER_TYPE, write_remote_code
 from htr.training.config import LineSetUse, TrainConfig, ValidationResult
 
 if TYPE_CHECKING:
@@ -79,6 +80,8 @@ def write_trained_model(
         shutil.copytree(source, temporary)
         shutil.rmtree(out, ignore_errors=True)
         temporary.rename(out)
+    if run.model.config.encoder.model_type == LINE_ENCODER_TYPE:
+        write_remote_code(out)  # plain transformers loads it with trust_remote_code
     card = model_card(config, run, result, wall_s, line_sets)
     (out / "README.md").write_text(card, encoding="utf-8")
 
@@ -121,18 +124,16 @@ def model_card(
     val_sources = sorted({s.source for s in trainer.val_lines})
     parameters = trainer.model.num_parameters()
     lines = [
-        "---",
-        "library_name: transformers",
-        "pipeline_tag: image-to-text",
-        "tags: [htr, trocr, legajo]",
-        "---",
+        *front_matter(config, trainer, result, line_sets),
         "",
         f"# legajo line model `{config.out.name}`",
         "",
         "A TrOCR-architecture `VisionEncoderDecoderModel` trained by `legajo train`. "
         "Load it with `htr.recognizer.load_recognizer(path)` or `legajo transcribe --model "
-        "PATH` (`import htr.line_model` first when loading it with transformers directly: the "
-        "encoder is legajo's convolutional line encoder, registered with the Auto classes).",
+        "PATH`; without legajo, a line model loads with `transformers.AutoModel."
+        "from_pretrained(path, trust_remote_code=True)` from the code files in its folder "
+        "(`VisionEncoderDecoderModel.from_pretrained` needs `import htr.line_model` first: "
+        "the encoder is legajo's convolutional line encoder).",
         "",
         "## Architecture",
         "",
@@ -207,6 +208,50 @@ def model_card(
         "",
     ]
     return "\n".join(lines)
+
+
+def front_matter(
+    config: TrainConfig,
+    trainer: TrainedRun,
+    result: ValidationResult | None,
+    line_sets: Sequence[LineSetUse] = (),
+) -> list[str]:
+    """The model card's YAML front matter (Hugging Face model card metadata), as lines.
+
+    Values are written as JSON strings, which YAML reads as they are. The datasets are the
+    ground-truth folders and line sources the run was given; the languages are not known
+    to the trainer and are left for ``--card-notes`` and the reader.
+    """
+    line_model = trainer.model.config.encoder.model_type == LINE_ENCODER_TYPE
+    tags = ["htr", "handwritten-text-recognition", "ocr", "trocr", "vision-encoder-decoder"]
+    tags += ["legajo", *(["ctc", "custom_code"] if line_model else [])]
+    datasets = [_short_path(str(folder)) for folder in config.gt]
+    datasets += [use.description for use in line_sets]
+    out = [
+        "---",
+        "license: apache-2.0",
+        "library_name: transformers",
+        "pipeline_tag: image-to-text",
+        "metrics: [cer, wer]",
+        f"tags: [{', '.join(tags)}]",
+    ]
+    if datasets:
+        out.append("datasets:")
+        out += [f"  - {json.dumps(name, ensure_ascii=False)}" for name in datasets]
+    if config.base is not None:
+        out.append(f"base_model: {json.dumps(str(config.base), ensure_ascii=False)}")
+    if result is not None:
+        out += [
+            "model-index:",
+            f"  - name: {json.dumps(config.out.name, ensure_ascii=False)}",
+            "    results:",
+            "      - task: {type: image-to-text, name: handwritten text recognition}",
+            "        dataset: {type: validation-lines, name: validation lines of the run}",
+            "        metrics:",
+            f"          - {{type: cer, value: {result.cer:.4f}, name: CER (NFC)}}",
+        ]
+    out.append("---")
+    return out
 
 
 def _fmt(value: float | None) -> str:

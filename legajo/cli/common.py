@@ -11,6 +11,7 @@ code  meaning
 3     some files failed (``index``, ``import``); the others were processed
 4     ``check`` found drifted index files
 130   interrupted (Ctrl-C)
+141   the reader of the output went away (``legajo search ... | head``), as for SIGPIPE
 ====  ===========================================================================
 """
 
@@ -41,6 +42,7 @@ EXIT_USAGE = 2
 EXIT_SOME_FAILED = 3
 EXIT_DRIFT = 4
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 MODEL_VARIABLE = "LEGAJO_MODEL"
 """Environment variable naming the model of ``--model`` when the option is not given."""

@@ -18,12 +18,18 @@ Shared options, the exit-code table, error messages and the progress bar are in
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from legajo import __version__
 from legajo.cli import archive, maintenance, search, training, transcribe, ui
-from legajo.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, configure_logging
+from legajo.cli.common import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    configure_logging,
+)
 
 DESCRIPTION = "Search handwritten archives: transcribe and index page images."
 
@@ -81,6 +87,10 @@ def run_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | None
     except KeyboardInterrupt:
         print("legajo: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of stdout went away (`legajo ... | head`)
+        # Python flushes stdout again at exit: point it at /dev/null so that flush is silent.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

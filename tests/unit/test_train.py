@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -53,7 +54,14 @@ def test_tiny_training_run_lowers_the_loss_and_writes_a_loadable_checkpoint(
     assert losses[-1] < 0.8 * losses[0]
     assert reports[-1].phase == "done"
     assert (out / "model.safetensors").is_file()
-    assert (out / "README.md").read_text().startswith("---")
+    card = (out / "README.md").read_text()
+    front = card.split("---\n")[1]
+    assert card.startswith("---\n") and "license: apache-2.0" in front
+    assert "metrics: [cer, wer]" in front and "custom_code" in front
+    assert "base_model" not in front  # trained from scratch
+    # plain transformers can load a line model from the code files written beside it
+    assert (out / "modeling_legajo_line.py").is_file()
+    assert "auto_map" in json.loads((out / "config.json").read_text())
     assert (config.run_path / "trainer_state" / "state.pt").is_file()
     assert not (out / "trainer_state").exists()
 
@@ -250,4 +258,7 @@ def test_fine_tunes_a_standard_trocr_checkpoint(tiny_checkpoint: Path, tmp_path:
     out = train(config)
     readings = load_recognizer(out).recognize([Image.new("RGB", (120, 30), "white")])
     assert len(readings) == 1
-    assert "from scratch" not in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "from scratch" not in card
+    assert f"base_model: {json.dumps(str(tiny_checkpoint))}" in card.split("---\n")[1]
+    assert "custom_code" not in card and not (out / "modeling_legajo_line.py").exists()

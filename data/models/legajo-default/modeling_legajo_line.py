@@ -400,5 +400,8 @@ class LineVisionEncoderDecoderModel(VisionEncoderDecoderModel):
         decoder: PreTrainedModel | None = None,
     ) -> None:
         if encoder is None and config is not None:
+            if not isinstance(config.encoder, LineEncoderConfig):
+                kind = type(config.encoder).__name__
+                raise TypeError(f"the encoder configuration is a {kind}, not a LineEncoderConfig")
             encoder = LineEncoderModel(config.encoder)
         super().__init__(config, encoder, decoder)
