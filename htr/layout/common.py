@@ -192,7 +192,7 @@ def make_line(
     Returns:
         The line, or None (with a warning logged) when it has no usable geometry.
     """
-    outline = _distinct(_to_pixels(polygon))
+    outline = distinct_points(_to_pixels(polygon))
     if len(set(outline)) < 3 or not _has_area(outline):
         outline = _rectangle(box if box is not None else _bounds(polygon))
         if not outline:
@@ -202,7 +202,7 @@ def make_line(
         id=line_id,
         bbox=_bbox(outline),
         polygon=outline,
-        baseline=tuple(_distinct(_to_pixels(baseline), closed=False)),
+        baseline=tuple(distinct_points(_to_pixels(baseline), closed=False)),
         text=text,
         zone=zone,
     )
@@ -279,8 +279,11 @@ def _to_pixels(points: Iterable[tuple[float, float]]) -> list[Point]:
     return [(max(0, round(x)), max(0, round(y))) for x, y in points]
 
 
-def _distinct(points: Sequence[Point], *, closed: bool = True) -> Polygon:
-    """Drops repeated consecutive points and, for outlines, a closing copy of the first."""
+def distinct_points(points: Sequence[Point], *, closed: bool = True) -> Polygon:
+    """Drops repeated consecutive points and, for outlines (`closed`), a closing copy of the first.
+
+    Shared by the readers here and the PAGE writer, so both see one polygon the same way.
+    """
     result: list[Point] = []
     for point in points:
         if not result or result[-1] != point:
@@ -303,7 +306,7 @@ def _rectangle(box: tuple[float, float, float, float] | None) -> Polygon:
     if width <= 0 or height <= 0:
         return ()
     corners = _to_pixels([(x, y), (x + width, y), (x + width, y + height), (x, y + height)])
-    outline = _distinct(corners)
+    outline = distinct_points(corners)
     return outline if len(set(outline)) >= 3 and _has_area(outline) else ()
 
 

@@ -34,7 +34,7 @@ Coordinates are clipped to the image. Ids that are not valid XML names are rewri
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path
@@ -43,6 +43,7 @@ from lxml import etree
 
 from htr import SOFTWARE
 from htr.document import Line, Page, ProcessingStep
+from htr.layout.common import distinct_points
 from htr.types import BBox, Point
 from indexer.transfer.formats.words import (
     IdRegistry,
@@ -176,7 +177,9 @@ def _line(
 ) -> None:
     element = _sub(region, "TextLine", id=line_id)
     _sub(element, "Coords", points=_polygon_points(line, page.width, page.height))
-    baseline = _distinct([clip_point(p, page.width, page.height) for p in line.baseline])
+    baseline = distinct_points(
+        [clip_point(p, page.width, page.height) for p in line.baseline], closed=False
+    )
     if len(baseline) >= 2:
         _sub(element, "Baseline", points=_points(baseline))
     for n, word in enumerate(export_words(line, correction), start=1):
@@ -278,7 +281,7 @@ def _zone_label(zone: str) -> str:
 
 
 def _polygon_points(line: Line, width: int, height: int) -> str:
-    outline = _distinct([clip_point(p, width, height) for p in line.polygon], closed=True)
+    outline = distinct_points([clip_point(p, width, height) for p in line.polygon])
     xs = {x for x, _ in outline}
     ys = {y for _, y in outline}
     if len(set(outline)) >= 3 and len(xs) > 1 and len(ys) > 1:
@@ -293,18 +296,8 @@ def _box_points(box: BBox) -> str:
     return _points([(x0, y0), (right, y0), (right, bottom), (x0, bottom)])
 
 
-def _points(points: list[Point]) -> str:
+def _points(points: Sequence[Point]) -> str:
     return " ".join(f"{x},{y}" for x, y in points)
-
-
-def _distinct(points: list[Point], *, closed: bool = False) -> list[Point]:
-    result: list[Point] = []
-    for point in points:
-        if not result or result[-1] != point:
-            result.append(point)
-    if closed and len(result) > 1 and result[0] == result[-1]:
-        result.pop()
-    return result
 
 
 def _sub(parent: etree._Element, tag: str, **attributes: str) -> etree._Element:
