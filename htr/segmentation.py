@@ -27,6 +27,9 @@ so lines alternating in length or ink do not double it).
    (shaded page edges, stains) go.
 6. Reading order: columns (and so the pages of a spread) from left to right, lines from top
    to bottom within a column.
+
+Steps 1 and 2 and the measuring of line spacing and glyph height live in `htr.page_ink`;
+this module holds the settings, the columns, the ridge tracing and the building of lines.
 """
 
 from __future__ import annotations
@@ -40,12 +43,21 @@ import numpy as np
 import numpy.typing as npt
 
 from htr.document import Line
-from htr.types import BBox, Point, Polygon
+from htr.page_ink import (
+    as_grey,
+    clean_ink,
+    estimate_page_spacing,
+    estimate_spacing,
+    median_glyph_height,
+    normalise_and_threshold,
+    odd_size,
+    resize,
+    scan_border,
+    split_oversized,
+)
+from htr.types import BBox, Point, Polygon, UInt8Image
 
 logger = logging.getLogger(__name__)
-
-UInt8Image = npt.NDArray[np.uint8]
-FloatImage = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,27 +180,27 @@ def segment_page(grey: np.ndarray, settings: SegmentationSettings | None = None)
         ValueError: If `grey` is not a 2-D (or 3-channel) image.
     """
     settings = settings or SegmentationSettings()
-    page = _as_grey(grey)
+    page = as_grey(grey)
     height, width = page.shape
     if min(height, width) < 16:
         return []
 
-    full_spacing = _estimate_page_spacing(page, settings)
+    full_spacing = estimate_page_spacing(page, settings)
     if full_spacing is None:
         logger.debug("no line period found; page treated as blank")
         return []
     scale = min(1.0, settings.target_spacing_px / full_spacing)
     scale = min(scale, settings.max_working_long_side_px / max(height, width))
-    work = _resize(page, scale)
+    work = resize(page, scale)
     spacing = full_spacing * scale
     logger.debug("line spacing %.1f px at full resolution, working scale %.3f", full_spacing, scale)
 
-    ink, norm, threshold = _normalise_and_threshold(
-        work, _odd(3.0 * spacing), _scan_border(work, spacing), settings
+    ink, norm, threshold = normalise_and_threshold(
+        work, odd_size(3.0 * spacing), scan_border(work, spacing), settings
     )
     raw_ink = ink > 0
-    ink = _clean_ink(ink, spacing, settings)
-    recovered = _split_oversized(raw_ink, ink > 0, norm, threshold, spacing, settings)
+    ink = clean_ink(ink, spacing, settings)
+    recovered = split_oversized(raw_ink, ink > 0, norm, threshold, spacing, settings)
     # Columns come from the ink as first cleaned: recovered ink may hold pieces of the shadow
     # of a binding or a stain that would bridge a gutter.
     columns = _text_columns(ink, spacing, settings)
@@ -258,215 +270,6 @@ def _rotate(image: UInt8Image, angle: float) -> tuple[UInt8Image, npt.NDArray[np
     return np.asarray(rotated, dtype=np.uint8), back
 
 
-def _estimate_page_spacing(page: UInt8Image, settings: SegmentationSettings) -> float | None:
-    """Estimates the line spacing, in pixels of `page`, on a thumbnail."""
-    height, width = page.shape
-    coarse_scale = min(1.0, settings.coarse_long_side_px / max(height, width))
-    coarse = _resize(page, coarse_scale)
-    border = _scan_border(coarse, max(coarse.shape) / 100)
-    coarse_ink = _binarise(coarse, max(15, min(coarse.shape) // 12), border, settings)
-    min_spacing = max(settings.min_line_spacing_px, 0.8 * _median_glyph_height(coarse_ink))
-    coarse_spacing = _estimate_spacing(coarse_ink, min_spacing)
-    return None if coarse_spacing is None else coarse_spacing / coarse_scale
-
-
-def _median_glyph_height(ink: UInt8Image) -> float:
-    """Median height of the connected components that are neither specks nor huge."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    if count <= 1:
-        return 0.0
-    heights = stats[1:, cv2.CC_STAT_HEIGHT]
-    widths = stats[1:, cv2.CC_STAT_WIDTH]
-    limit = max(ink.shape) / 10
-    usable = heights[(heights >= 3) & (heights < limit) & (widths < limit)]
-    return float(np.median(usable)) if usable.size else 0.0
-
-
-def _as_grey(image: np.ndarray) -> UInt8Image:
-    if image.ndim == 3 and image.shape[2] in (3, 4):
-        code = cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
-        image = cv2.cvtColor(np.ascontiguousarray(image), code)
-    if image.ndim != 2:
-        raise ValueError(f"expected a 2-D greyscale image, got shape {image.shape}")
-    if image.dtype != np.uint8:
-        image = np.clip(image, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(image)
-
-
-def _odd(value: float) -> int:
-    size = max(3, round(value))
-    return size if size % 2 else size + 1
-
-
-def _resize(image: UInt8Image, scale: float) -> UInt8Image:
-    if scale >= 0.999:
-        return image
-    height, width = image.shape
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
-
-
-def _binarise(
-    grey: UInt8Image, window: int, border: UInt8Image, settings: SegmentationSettings
-) -> UInt8Image:
-    """Returns 1 for ink, 0 for paper (and for `border`), after dividing out the background."""
-    return _normalise_and_threshold(grey, window, border, settings)[0]
-
-
-def _normalise_and_threshold(
-    grey: UInt8Image, window: int, border: UInt8Image, settings: SegmentationSettings
-) -> tuple[UInt8Image, FloatImage, float]:
-    """Like `_binarise`; also returns the normalised image (1 = paper) and the threshold."""
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
-    background = cv2.morphologyEx(grey, cv2.MORPH_CLOSE, kernel)
-    background = cv2.blur(background, (window, window))
-    ratio = grey.astype(np.float32) / np.maximum(background.astype(np.float32), 1.0)
-    norm: FloatImage = np.asarray(np.clip(ratio, 0.0, 1.0), dtype=np.float32)
-    norm8 = np.asarray(norm * 255.0, dtype=np.uint8)
-    inside = norm8[border == 0]
-    if inside.size == 0:
-        return np.zeros_like(grey), norm, 0.0
-    otsu, _ = cv2.threshold(inside.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    threshold = min(float(otsu) / 255.0, settings.ink_threshold_cap)
-    if threshold > 1.0 - settings.min_ink_contrast:
-        threshold = 1.0 - settings.min_ink_contrast
-    return np.asarray((norm < threshold) & (border == 0), dtype=np.uint8), norm, threshold
-
-
-def _scan_border(grey: UInt8Image, spacing: float) -> UInt8Image:
-    """Marks the dark surroundings of the page (scanner bed, neighbouring page, book edge).
-
-    They are the large dark regions connected to the image border, grown by one line spacing
-    so that the page edge next to them goes too.
-    """
-    size = _odd(spacing)
-    blurred = cv2.blur(grey, (size, size))
-    paper = float(np.percentile(blurred, 75))
-    dark = np.asarray(blurred < 0.5 * paper, dtype=np.uint8)
-    _, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=4)
-    height, width = grey.shape
-    x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
-    touches = (x == 0) | (y == 0)
-    touches |= x + stats[:, cv2.CC_STAT_WIDTH] == width
-    touches |= y + stats[:, cv2.CC_STAT_HEIGHT] == height
-    border = touches & (stats[:, cv2.CC_STAT_AREA] >= spacing * spacing)
-    border[0] = False
-    mask = np.asarray(border[labels], dtype=np.uint8)
-    grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    return np.asarray(cv2.dilate(mask, grow), dtype=np.uint8)
-
-
-def _estimate_spacing(ink: UInt8Image, min_spacing: float) -> float | None:
-    """Estimates the line period from the autocorrelation of row profiles of vertical strips."""
-    height, width = ink.shape
-    if ink.sum() < 20:
-        return None
-    strips = 8
-    max_lag = height // 3
-    lo = max(2, math.floor(min_spacing))
-    if max_lag <= lo + 2:
-        return None
-    total = np.zeros(max_lag, dtype=np.float64)
-    for i in range(strips):
-        strip = ink[:, i * width // strips : (i + 1) * width // strips]
-        profile = strip.sum(axis=1).astype(np.float64)
-        profile_ink = profile.sum()
-        if profile_ink == 0:
-            continue
-        profile = profile - cv2.blur(profile.reshape(-1, 1), (1, max(3, height // 10))).ravel()
-        spectrum = np.fft.rfft(profile, n=2 * height)
-        corr = np.fft.irfft(spectrum * np.conj(spectrum))[:max_lag]
-        if corr[0] > 0:
-            # Strips weigh by their ink, so that a blank half of a spread adds no noise.
-            total += corr / corr[0] * float(profile_ink)
-    if total[0] <= 0:
-        return None
-    peaks = [
-        lag
-        for lag in range(lo, max_lag - 1)
-        if total[lag] > total[lag - 1] and total[lag] >= total[lag + 1] and total[lag] > 0
-    ]
-    if not peaks:
-        return None
-    best = max(total[p] for p in peaks)
-    if best < 0.05 * total[0]:
-        return None
-    lag = next(p for p in peaks if total[p] >= 0.6 * best)
-    # Octave check: a clear peak near half the chosen lag means the lag is a multiple of the
-    # period (lines that alternate in length or ink make the second harmonic the stronger).
-    while True:
-        halves = [p for p in peaks if 0.4 * lag <= p <= 0.6 * lag and total[p] >= 0.2 * total[lag]]
-        if not halves:
-            break
-        lag = max(halves, key=lambda p: total[p])
-    # Parabolic refinement of the peak position.
-    a, b, c = total[lag - 1], total[lag], total[lag + 1]
-    denom = a - 2 * b + c
-    offset = 0.5 * (a - c) / denom if denom < 0 else 0.0
-    return float(lag + offset)
-
-
-def _split_oversized(
-    raw: npt.NDArray[np.bool_],
-    kept: npt.NDArray[np.bool_],
-    norm: FloatImage,
-    threshold: float,
-    spacing: float,
-    settings: SegmentationSettings,
-) -> UInt8Image:
-    """Recovers text from ink that stains or faded parchment glued into oversized blobs.
-
-    Pixels that were ink at `threshold` (`raw`) but did not survive `_clean_ink` (too tall or
-    wide) are thresholded again, darker (Otsu among them, at most `resplit_factor` times
-    `threshold`), and what then forms components of normal size is kept. Up to
-    `resplit_passes` rounds.
-    """
-    recovered = np.zeros(norm.shape, dtype=np.uint8)
-    rest = raw & ~kept
-    for _ in range(settings.resplit_passes):
-        values = norm[rest]
-        if values.size < spacing * spacing:
-            break
-        otsu, _ = cv2.threshold(
-            np.asarray(values * 255.0, dtype=np.uint8).reshape(1, -1),
-            0,
-            255,
-            cv2.THRESH_BINARY + cv2.THRESH_OTSU,
-        )
-        threshold = min(otsu / 255.0, settings.resplit_factor * threshold)
-        candidate = np.asarray(rest & (norm < threshold), dtype=np.uint8)
-        cleaned = _clean_ink(candidate, spacing, settings)
-        recovered |= cleaned
-        rest = (candidate > 0) & (cleaned == 0)
-    return recovered
-
-
-def _clean_ink(ink: UInt8Image, spacing: float, settings: SegmentationSettings) -> UInt8Image:
-    """Removes ruled lines, specks, borders and oversized components."""
-    rule = max(3, round(settings.rule_length * spacing))
-    horizontal = cv2.morphologyEx(
-        ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (rule, 1))
-    )
-    vertical = cv2.morphologyEx(
-        ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, rule))
-    )
-    rules = np.maximum(np.asarray(horizontal, dtype=np.uint8), np.asarray(vertical, dtype=np.uint8))
-    ink = np.asarray((ink > 0) & (rules == 0), dtype=np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
-    if count <= 1:
-        return ink
-    w = stats[:, cv2.CC_STAT_WIDTH]
-    h = stats[:, cv2.CC_STAT_HEIGHT]
-    small = settings.min_component_size * spacing
-    keep = (
-        ((w >= small) | (h >= small))
-        & (h <= settings.max_component_height * spacing)
-        & (w <= settings.max_component_width * spacing)
-    )
-    keep[0] = False
-    return np.asarray(keep[labels], dtype=np.uint8)
-
-
 def _trace_ridges(
     ink: UInt8Image,
     columns: list[tuple[int, int]],
@@ -477,7 +280,7 @@ def _trace_ridges(
     smear = np.zeros(ink.shape, dtype=np.float32)
     # The column with the most ink carries the main text; its glyphs are the reference.
     main = max(columns, key=lambda c: int(ink[:, c[0] : c[1]].sum()))
-    main_glyph = _median_glyph_height(ink[:, main[0] : main[1]])
+    main_glyph = median_glyph_height(ink[:, main[0] : main[1]])
     scales = [_column_spacing(ink[:, x0:x1], spacing, main_glyph, settings) for x0, x1 in columns]
     for (x0, x1), local in zip(columns, scales, strict=True):
         smear[:, x0:x1] = cv2.GaussianBlur(
@@ -538,10 +341,10 @@ def _column_spacing(
     """
     if ink.shape[1] < 2 or ink.sum() < 20:
         return spacing
-    glyph = _median_glyph_height(ink)
+    glyph = median_glyph_height(ink)
     if glyph <= 0 or glyph >= settings.fine_text_ratio * main_glyph:
         return spacing
-    local = _estimate_spacing(ink, max(2.0, 0.8 * glyph))
+    local = estimate_spacing(ink, max(2.0, 0.8 * glyph))
     if local is None or local >= settings.fine_text_ratio * spacing:
         return spacing
     return max(local, settings.min_fine_spacing * spacing)
