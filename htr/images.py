@@ -2,6 +2,10 @@
 
 Every page comes back as a `PageImage` whose image is 8-bit ``"RGB"`` with its EXIF
 orientation applied, whatever the file held (1-bit, grey, 16-bit, palette, CMYK, alpha).
+A PDF page is rendered at the native resolution of the scan it holds (its largest embedded
+image), at most `DEFAULT_PDF_DPI` and at most what fits ``max_pixels``; a page without a
+scan at the highest resolution up to `DEFAULT_PDF_DPI` that fits. `PageImage.pdf_dpi` says
+which resolution was used.
 The file type is decided by the file's content, not its suffix; the suffix only has to be
 one of `SUPPORTED_SUFFIXES`.
 
@@ -56,7 +60,15 @@ Just under Pillow's own hard decompression-bomb limit (2 x ``Image.MAX_IMAGE_PIX
 """
 
 DEFAULT_PDF_DPI: int = 300
-"""Resolution at which PDF pages are rendered."""
+"""Highest resolution at which PDF pages are rendered when no resolution is asked for."""
+
+MIN_SCAN_COVER: float = 0.25
+"""Share of a PDF page that its largest embedded image must cover to count as the page's
+scan and set the resolution of the page: a logo or a stamp on a typed page does not."""
+
+_PDF_FORM_DEPTH = 2
+"""How deep image objects are looked for inside form XObjects (scans are sometimes wrapped
+in one)."""
 
 _PILLOW_FORMATS: tuple[str, ...] = (
     ("JPEG", "PNG", "TIFF", "BMP")
@@ -105,11 +117,14 @@ class PageImage:
         source: The file the page comes from.
         frame: 0-based index of the page in its file: TIFF frame or PDF page.
         image: The page, 8-bit mode ``"RGB"``, EXIF orientation applied.
+        pdf_dpi: The resolution a PDF page was rendered at (pixels per inch of the PDF
+            page); None for raster images, whose pixels are the file's own.
     """
 
     source: Path
     frame: int
     image: Image.Image
+    pdf_dpi: int | None = None
 
 
 def is_supported(path: StrPath) -> bool:
@@ -159,7 +174,7 @@ def iter_page_images(
     path: StrPath,
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    pdf_dpi: int = DEFAULT_PDF_DPI,
+    pdf_dpi: int | None = None,
 ) -> Generator[PageImage, None, None]:
     """Yields the pages of an image or PDF file, one at a time.
 
@@ -171,14 +186,17 @@ def iter_page_images(
         path: The image or PDF file.
         max_pixels: Largest page accepted, in pixels: checked on each raster frame's header
             before decoding and on each PDF page's render size before rendering.
-        pdf_dpi: Resolution at which PDF pages are rendered.
+        pdf_dpi: Resolution at which PDF pages are rendered. None (the default) renders
+            each page at the native resolution of its scan (`pdf_page_dpi`).
 
     Yields:
-        Each page, in file order, as 8-bit ``"RGB"`` with EXIF orientation applied.
+        Each page, in file order, as 8-bit ``"RGB"`` with EXIF orientation applied; PDF
+        pages with the resolution they were rendered at (`PageImage.pdf_dpi`).
 
     Raises:
         ImageLoadError: If the file is missing, a directory, unreadable, empty, of an
-            unsupported type, truncated or corrupt, or has a page over ``max_pixels``.
+            unsupported type, truncated or corrupt, or has a page over ``max_pixels`` (for
+            a PDF page without `pdf_dpi`: over ``max_pixels`` even at 1 dpi).
         ValueError: If ``max_pixels`` or ``pdf_dpi`` is not positive.
     """
     _check_limits(max_pixels, pdf_dpi)
@@ -195,14 +213,15 @@ def load_page_images(
     path: StrPath,
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    pdf_dpi: int = DEFAULT_PDF_DPI,
+    pdf_dpi: int | None = None,
 ) -> list[PageImage]:
     """Loads all pages of an image or PDF file.
 
     Args:
         path: The image or PDF file.
         max_pixels: Largest page accepted, in pixels (see `iter_page_images`).
-        pdf_dpi: Resolution at which PDF pages are rendered.
+        pdf_dpi: Resolution at which PDF pages are rendered; None for each page's native
+            resolution (see `iter_page_images`).
 
     Returns:
         The pages in file order (see `iter_page_images`).
@@ -228,10 +247,10 @@ def to_grey(image: Image.Image) -> npt.NDArray[np.uint8]:
     return np.array(grey, dtype=np.uint8, order="C")
 
 
-def _check_limits(max_pixels: int, pdf_dpi: int) -> None:
+def _check_limits(max_pixels: int, pdf_dpi: int | None) -> None:
     if max_pixels <= 0:
         raise ValueError(f"max_pixels must be positive, got {max_pixels}")
-    if pdf_dpi <= 0:
+    if pdf_dpi is not None and pdf_dpi <= 0:
         raise ValueError(f"pdf_dpi must be positive, got {pdf_dpi}")
 
 
@@ -441,13 +460,13 @@ def _open_pdf(path: Path, stream: IO[bytes]) -> Any:
 
 
 def _iter_pdf_pages(
-    path: Path, stream: IO[bytes], max_pixels: int, pdf_dpi: int
+    path: Path, stream: IO[bytes], max_pixels: int, pdf_dpi: int | None
 ) -> Iterator[PageImage]:
     pdf = _open_pdf(path, stream)
     try:
         for index in range(len(pdf)):
-            image = _render_pdf_page(path, pdf, index, max_pixels, pdf_dpi)
-            yield PageImage(source=path, frame=index, image=image)
+            image, dpi = _render_pdf_page(path, pdf, index, max_pixels, pdf_dpi)
+            yield PageImage(source=path, frame=index, image=image, pdf_dpi=dpi)
     finally:
         pdf.close()
 
@@ -457,29 +476,106 @@ def _render_pdf_page(
     pdf: Any,
     index: int,
     max_pixels: int,
-    pdf_dpi: int,
-) -> Image.Image:
-    """Renders one PDF page after checking its pixel size; closes what it opens."""
+    pdf_dpi: int | None,
+) -> tuple[Image.Image, int]:
+    """Renders one PDF page after checking its pixel size; closes what it opens.
+
+    Returns:
+        The page and the resolution it was rendered at.
+    """
     import pypdfium2 as pdfium
 
     errors = (pdfium.PdfiumError, *_DECODE_ERRORS)
-    scale = pdf_dpi / 72.0  # PDF canvas units are 1/72 inch
     try:
         page = pdf[index]
     except errors as error:
         raise _error(path, f"corrupt PDF page: {_describe(error)}", index) from error
     try:
         page_width, page_height = page.get_size()
+        dpi = pdf_dpi if pdf_dpi is not None else pdf_page_dpi(page, max_pixels)
+        scale = dpi / 72.0  # PDF canvas units are 1/72 inch
         width = math.ceil(page_width * scale)
         height = math.ceil(page_height * scale)
-        _check_size(path, (width, height), max_pixels, index, f"PDF page at {pdf_dpi} dpi")
+        _check_size(path, (width, height), max_pixels, index, f"PDF page at {dpi} dpi")
         bitmap = page.render(scale=scale)
         try:
             rendered = bitmap.to_pil()
-            return rendered.convert("RGB") if rendered.mode != "RGB" else rendered.copy()
+            image = rendered.convert("RGB") if rendered.mode != "RGB" else rendered.copy()
         finally:
             bitmap.close()
     except errors as error:
         raise _error(path, f"cannot render PDF page: {_describe(error)}", index) from error
     finally:
         page.close()
+    logger.debug("%s (frame %d) rendered at %d dpi: %dx%d", path, index, dpi, *image.size)
+    return image, dpi
+
+
+def pdf_page_dpi(page: Any, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+    """The resolution at which a PDF page is rendered when none is asked for.
+
+    The native resolution of the page's scan, its largest embedded image (by the area it
+    covers, which must be at least `MIN_SCAN_COVER` of the page): its pixels over the
+    inches it spans on the page, rounded, at most `DEFAULT_PDF_DPI`. A page without such an
+    image gets `DEFAULT_PDF_DPI`. Either way the result is lowered to the highest resolution
+    at which the page fits ``max_pixels`` (at least 1 dpi).
+
+    Args:
+        page: A ``pypdfium2.PdfPage``.
+        max_pixels: Largest page accepted, in pixels.
+
+    Returns:
+        The resolution in dots per inch.
+    """
+    width, height = page.get_size()
+    native = _scan_dpi(page, width, height)
+    wanted = DEFAULT_PDF_DPI if native is None else max(1, min(DEFAULT_PDF_DPI, round(native)))
+    fitting = _largest_fitting_dpi(width, height, max_pixels)
+    if fitting < wanted:
+        logger.info(
+            "PDF page of %.0fx%.0f pt rendered at %d dpi, not %d: the largest that fits %d pixels",
+            width,
+            height,
+            fitting,
+            wanted,
+            max_pixels,
+        )
+    return max(1, min(wanted, fitting))
+
+
+def _scan_dpi(page: Any, width: float, height: float) -> float | None:
+    """The native resolution of the largest image on a PDF page, if it is the page's scan."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    best_area = 0.0
+    best_dpi: float | None = None
+    try:
+        images = page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=_PDF_FORM_DEPTH)
+        for image in images:
+            pixels_x, pixels_y = image.get_px_size()
+            (x1, y1), (x2, y2), (x3, y3), _ = image.get_quad_points()
+            span_x = math.hypot(x2 - x1, y2 - y1)  # along the image's own rows, in points
+            span_y = math.hypot(x3 - x2, y3 - y2)  # along its columns
+            if min(pixels_x, pixels_y) <= 0 or min(span_x, span_y) <= 0:
+                continue
+            area = span_x * span_y
+            if area > best_area:
+                best_area = area
+                best_dpi = max(pixels_x / span_x, pixels_y / span_y) * 72.0
+    except (pdfium.PdfiumError, *_DECODE_ERRORS) as error:
+        logger.debug("cannot measure the images of a PDF page: %s", _describe(error))
+        return None
+    if best_dpi is None or best_area < MIN_SCAN_COVER * width * height:
+        return None
+    return best_dpi
+
+
+def _largest_fitting_dpi(width: float, height: float, max_pixels: int) -> int:
+    """The highest whole resolution at which a page of `width` x `height` points fits."""
+    if width <= 0 or height <= 0:
+        return DEFAULT_PDF_DPI
+    dpi = math.floor(72.0 * math.sqrt(max_pixels / (width * height)))
+    while dpi > 1 and math.ceil(width * dpi / 72) * math.ceil(height * dpi / 72) > max_pixels:
+        dpi -= 1
+    return max(1, dpi)

@@ -35,6 +35,7 @@ from htr.confidence import (
 from htr.document import Alternative, ProcessingStep
 from htr.errors import ModelLoadError
 from htr.reading import EMPTY_READING, LineReading, RecognizerSettings
+from htr.runtime import apply_torch_threads
 
 if TYPE_CHECKING:
     import torch
@@ -91,11 +92,11 @@ class TrOCRRecognizer:
             The recognizer, on the requested device.
 
         Raises:
-            ModelLoadError: If the checkpoint, its processor or the device is unavailable.
+            ModelLoadError: If the checkpoint, its processor or the device is unavailable. A
+                hub name fails at once, without retries, when it is not in the local cache
+                and the hub is out of reach (offline mode, ``HF_HUB_OFFLINE=1``, or no
+                network; see `_hub_cache_only`).
         """
-        import torch
-
-        device = _resolve_device(settings.device)
         model_id = str(name_or_path)
         local = Path(name_or_path).expanduser()
         if local.exists():
@@ -105,13 +106,17 @@ class TrOCRRecognizer:
         elif _looks_like_path(model_id):
             raise ModelLoadError(f"{model_id}: no such model directory")
         else:
-            source, local_only = model_id, False
+            source, local_only = model_id, _hub_cache_only(model_id)
+
+        import torch
+
+        device = _resolve_device(settings.device)
         model, processor = _load_model_and_processor(source, local_only)
         if device.type == "cuda":
             dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
             model = model.to(device=device, dtype=dtype)
         else:
-            _use_all_cores()
+            apply_torch_threads()
             model = model.to(device)
         model.eval()
         revision = getattr(model.config, "_commit_hash", None)
@@ -398,14 +403,6 @@ def _resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
-def _use_all_cores() -> None:
-    import torch
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if cores and torch.get_num_threads() < cores:
-        torch.set_num_threads(cores)
-
-
 def _looks_like_path(name: str) -> bool:
     """Hub names are ``name`` or ``owner/name``; anything else is meant as a local path."""
     return (
@@ -415,17 +412,132 @@ def _looks_like_path(name: str) -> bool:
     )
 
 
+def _hub_cache_only(name: str) -> bool:
+    """Says whether a hub name is to be loaded from the local cache only, or fails at once.
+
+    Without this, a hub name that is neither cached nor reachable costs half a minute of
+    retries (huggingface_hub retries failed requests five times, 1 to 8 s apart) before the
+    same error. Offline mode (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``, read from the
+    environment now, not only when huggingface_hub was imported) means the cache only;
+    otherwise one request to the hub, cut off after `HUB_PROBE_SECONDS`, says whether it
+    can be reached. A cached model is loaded from the cache when the hub cannot be reached.
+
+    Args:
+        name: A hub name (``owner/name`` or ``name``).
+
+    Returns:
+        True to load from the local cache only, False to load from the hub (which also
+        checks a cached copy for updates).
+
+    Raises:
+        ModelLoadError: The name is not a valid hub name, or the model is not cached and
+            the hub cannot be used.
+    """
+    from huggingface_hub import constants, try_to_load_from_cache
+    from huggingface_hub.errors import HFValidationError
+
+    _hub_logs_through_logging()
+    try:
+        cached = isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except HFValidationError as error:
+        raise ModelLoadError(
+            f"{name!r} is neither a model directory nor a valid hub name: {error}"
+        ) from error
+    if _hub_offline():
+        if cached:
+            return True
+        raise ModelLoadError(
+            f"cannot load model hub name {name!r}: it is not in the local Hugging Face cache, "
+            "and offline mode is on (HF_HUB_OFFLINE); give a model directory instead"
+        )
+    unreachable = _hub_unreachable(constants.ENDPOINT)
+    if unreachable is None:
+        return False
+    if cached:
+        logger.warning(
+            "the Hugging Face hub cannot be reached (%s); loading %s from the local cache",
+            unreachable,
+            name,
+        )
+        return True
+    raise ModelLoadError(
+        f"cannot load model hub name {name!r}: the Hugging Face hub ({constants.ENDPOINT}) "
+        f"cannot be reached ({unreachable}) and the model is not in the local cache; "
+        "give a model directory instead"
+    )
+
+
+HUB_PROBE_SECONDS = 3.0
+"""How long `_hub_cache_only` waits for the hub to answer before taking it as unreachable."""
+
+
+def _hub_offline() -> bool:
+    from huggingface_hub import constants
+
+    flags = (os.environ.get("HF_HUB_OFFLINE"), os.environ.get("TRANSFORMERS_OFFLINE"))
+    from_environment = any(
+        (flag or "").strip().upper() in {"1", "ON", "YES", "TRUE"} for flag in flags
+    )
+    return constants.is_offline_mode() or from_environment
+
+
+def _hub_unreachable(endpoint: str) -> str | None:
+    """Why the hub at `endpoint` cannot be reached, or None when it answers.
+
+    Any HTTP answer counts as reachable. The request runs in a daemon thread so that a
+    name lookup that hangs is cut off too.
+    """
+    import threading
+    import urllib.error
+    import urllib.request
+
+    outcome: list[str | None] = []
+
+    def probe() -> None:
+        request = urllib.request.Request(endpoint, method="HEAD")
+        try:
+            with urllib.request.urlopen(request, timeout=HUB_PROBE_SECONDS):
+                outcome.append(None)
+        except urllib.error.HTTPError:
+            outcome.append(None)  # it answered
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            reason = getattr(error, "reason", None) or error
+            outcome.append(str(reason) or type(error).__name__)
+
+    thread = threading.Thread(target=probe, name="legajo-hub-probe", daemon=True)
+    thread.start()
+    thread.join(HUB_PROBE_SECONDS + 0.5)
+    if not outcome:
+        return f"no answer within {HUB_PROBE_SECONDS:g} s"
+    return outcome[0]
+
+
+def _hub_logs_through_logging() -> None:
+    """Lets huggingface_hub's log records go through the application's logging only.
+
+    huggingface_hub gives its logger a handler of its own that writes to stderr and lets
+    records propagate as well, so under an application that configures logging (the
+    ``legajo`` command does) each of its warnings was printed twice. Its plain stderr
+    handler is removed; records then reach the application's handlers, or Python's
+    last-resort handler (warnings and errors on stderr) when there are none.
+    """
+    hub_logger = logging.getLogger("huggingface_hub")
+    for handler in list(hub_logger.handlers):
+        if type(handler) is logging.StreamHandler:
+            hub_logger.removeHandler(handler)
+
+
 def _load_model_and_processor(source: str, local_only: bool) -> tuple[Any, Any]:
     from transformers import AutoProcessor, VisionEncoderDecoderModel
 
     import htr.line_model  # noqa: F401  (registers legajo's line encoder with the Auto classes)
 
-    where = "directory" if local_only else "hub name"
+    where = "directory" if Path(source).exists() else "hub name"
     try:
         model = VisionEncoderDecoderModel.from_pretrained(source, local_files_only=local_only)
         processor = AutoProcessor.from_pretrained(source, local_files_only=local_only)
     except Exception as error:  # transformers raises many types; all mean "cannot load"
-        hint = "" if local_only else " (no network? hub names need one, or a local copy)"
+        hint = "" if where == "directory" else " (a hub name needs the hub or a cached copy)"
         raise ModelLoadError(f"cannot load model {where} {source!r}{hint}: {error}") from error
     if not hasattr(processor, "image_processor") or not hasattr(processor, "tokenizer"):
         raise ModelLoadError(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from htr.errors import LegajoError
+from pathlib import Path
+
+from htr.errors import ImageLoadError, LegajoError
 
 
 class IndexerError(LegajoError):
@@ -15,6 +17,14 @@ class DatabaseUrlError(IndexerError):
 
 class DatabaseOpenError(IndexerError):
     """The database could not be opened or brought up to date (migrations)."""
+
+
+class DatabaseMissingError(DatabaseOpenError):
+    """A command that only reads was given a home folder or database that does not exist.
+
+    A SQLite file that is not there, a PostgreSQL database that does not exist, or a
+    database without legajo's tables: reading commands refuse it rather than create it.
+    """
 
 
 class UnknownCollectionError(IndexerError):
@@ -52,6 +62,18 @@ class InputPathError(IndexerError):
     """A path given to the indexer does not exist."""
 
 
+class NoInputError(InputPathError):
+    """The paths given exist but hold nothing to work on (a folder without page images)."""
+
+
+class UnreadableEntryError(IndexerError):
+    """An entry met while walking a folder cannot be read.
+
+    A dangling (or looping) symbolic link, a folder that cannot be listed, or something that
+    is neither a file nor a folder (a FIFO, a device) under a page image's name.
+    """
+
+
 class DatabaseAccessError(IndexerError):
     """The database could not be read or written (unreachable, locked past the timeout)."""
 
@@ -66,6 +88,27 @@ class SemanticModelError(IndexerError):
 
 class TranscriptionImportError(IndexerError):
     """A PAGE or ALTO file cannot be imported: it holds no text, or names a missing frame."""
+
+
+class ImagePathRefusedError(ImageLoadError):
+    """A page image path resolves outside the folders it may come from; it is never opened.
+
+    An `ImageLoadError`, so that callers which skip unreadable images (training, the
+    workbench) skip a refused one too.
+
+    Attributes:
+        path: The path as named or stored.
+        resolved: Where it leads, symlinks followed.
+        roots: The folders it had to lie in (empty when none is known).
+    """
+
+    def __init__(
+        self, message: str, path: Path, resolved: Path, roots: tuple[Path, ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.resolved = resolved
+        self.roots = roots
 
 
 class ExportPathError(IndexerError):

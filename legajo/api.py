@@ -167,7 +167,8 @@ class Archive:
             The batch's report: pages indexed, skipped and failed.
 
         Raises:
-            InputPathError: If a path does not exist.
+            InputPathError: If a path does not exist, or the paths hold no page image
+                (`indexer.errors.NoInputError`).
             ModelLoadError: If the model cannot be loaded.
             DatabaseError: If the database fails (pages committed before are kept).
         """
@@ -175,13 +176,14 @@ class Archive:
         from indexer.transfer.ingest import IndexSettings, find_inputs, index_paths
 
         files = [Path(path) for path in paths]
-        find_inputs(files)
+        inputs = find_inputs(files)
         index_settings = IndexSettings(
             collection=collection,
             pipeline=PipelineSettings(layout=LayoutMode(layout), whole_image=lines),
             force=force,
         )
-        return index_paths(files, self.repository, _recognizer(model, settings), index_settings)
+        recognizer = _recognizer(model, settings)
+        return index_paths(files, self.repository, recognizer, index_settings, inputs=inputs)
 
     def search(
         self,

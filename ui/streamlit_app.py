@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from htr.runtime import configure_cpu_runtime
 from ui import components, services
 from ui.navigation import build_pages
 
+configure_cpu_runtime()  # before the first model load imports torch (`htr.runtime`)
 st.set_page_config(page_title="legajo", page_icon=":material/history_edu:", layout="wide")
 config = services.settings()
 translate = components.sidebar(config)

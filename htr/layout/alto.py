@@ -16,6 +16,7 @@ from htr.errors import LayoutError
 from htr.layout.common import (
     ALTO_NAMESPACES,
     LayoutFile,
+    alto_namespace,
     confidence_attribute,
     layout_file,
     make_line,
@@ -68,7 +69,7 @@ def read_alto(path: Path, *, dpi: float = 300.0) -> LayoutFile:
         raise ValueError(f"dpi must be a positive number, not {dpi!r}")
     root = parse_layout_xml(path)
     namespace, local = split_tag(root.tag)
-    if local != "alto" or namespace not in ALTO_NAMESPACES:
+    if local != "alto" or alto_namespace(namespace) is None:
         raise LayoutError(
             f"{path}: not ALTO (root {root.tag!r}; expected alto in one of "
             f"{', '.join(repr(ns) for ns in ALTO_NAMESPACES)})"

@@ -15,6 +15,7 @@ import dataclasses
 import itertools
 import logging
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,15 @@ ALTO_NAMESPACES: tuple[str, ...] = (
 )
 """The ALTO namespaces `htr.layout.alto` reads ("" is the old un-namespaced ALTO)."""
 
+PAGE_NAMESPACE_PREFIX = "http://schema.primaresearch.org/PAGE/gts/pagecontent/"
+"""What every PAGE content namespace starts with, before its schema version (a date)."""
+
+_HTML_START = re.compile(
+    r"\s*(<\?xml[^>]*>\s*)?(<!--.*?-->\s*)*<(!doctype\s+html\b|html\b)", re.IGNORECASE | re.DOTALL
+)
+_SNIFF_CHARACTERS = 4096
+"""How much of the start of a file is decoded to recognise HTML and entity declarations."""
+
 
 @dataclass(frozen=True, slots=True)
 class LayoutFile:
@@ -87,8 +97,9 @@ def parse_layout_xml(path: Path) -> Any:
     """Parses an XML file safely and returns its root element.
 
     The parser expands no entities, loads no DTD, never touches the network, refuses huge
-    trees and drops comments. Documents that declare entities are refused outright: PAGE and
-    ALTO have no use for them.
+    trees and drops comments. Documents that declare entities are refused outright, before
+    parsing: PAGE and ALTO have no use for them, and expanding them is how "billion laughs"
+    files exhaust memory. An HTML page saved under an XML name is named as such.
 
     Args:
         path: The XML file.
@@ -97,12 +108,16 @@ def parse_layout_xml(path: Path) -> Any:
         The root element (an ``lxml.etree._Element``).
 
     Raises:
-        LayoutError: The file cannot be read, is not well-formed, or declares entities.
+        LayoutError: The file cannot be read, is HTML, is not well-formed, or declares
+            entities.
     """
     try:
         data = path.read_bytes()
     except OSError as error:
         raise LayoutError(f"{path}: cannot read the file: {error}") from error
+    head = _decoded_head(data)
+    if declares_entities(data):
+        raise LayoutError(f"{path}: {ENTITIES_REFUSED}")
     parser = etree.XMLParser(
         resolve_entities=False,
         no_network=True,
@@ -113,13 +128,115 @@ def parse_layout_xml(path: Path) -> Any:
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as error:
+        if _HTML_START.match(head):
+            raise LayoutError(
+                f"{path}: an HTML page, not XML (neither PAGE XML nor ALTO)"
+            ) from error
+        start = head.lstrip("\ufeff\x00 \t\r\n")
+        if not start:
+            raise LayoutError(f"{path}: not well-formed XML: the file is empty") from error
+        if not start.startswith("<"):
+            raise LayoutError(
+                f"{path}: not well-formed XML, not XML at all (it does not start with '<')"
+            ) from error
         raise LayoutError(f"{path}: not well-formed XML: {error}") from error
     if root is None:
         raise LayoutError(f"{path}: the XML document is empty")
     dtd = root.getroottree().docinfo.internalDTD
     if dtd is not None and any(True for _ in dtd.iterentities()):
-        raise LayoutError(f"{path}: the document declares XML entities, which are not allowed")
+        raise LayoutError(f"{path}: {ENTITIES_REFUSED}")
     return root
+
+
+ENTITIES_REFUSED = (
+    "the document declares XML entities, which are not allowed (entity expansion is refused: "
+    "PAGE and ALTO files need none)"
+)
+"""Why a layout file that declares entities is refused (the message follows the file name)."""
+
+
+def declares_entities(data: bytes) -> bool:
+    """Tells whether an XML document declares entities in its DOCTYPE (read as text, unparsed).
+
+    Args:
+        data: The file's bytes.
+
+    Returns:
+        True when a ``<!DOCTYPE`` is followed by an ``<!ENTITY`` declaration.
+    """
+    text = _decoded(data)
+    doctype = text.find("<!DOCTYPE")
+    return doctype >= 0 and text.find("<!ENTITY", doctype) >= 0
+
+
+def looks_like_html(data: bytes) -> bool:
+    """Tells whether a file starts like an HTML page (``<!DOCTYPE html>`` or ``<html``).
+
+    Args:
+        data: The first bytes of the file (a few kilobytes are enough).
+
+    Returns:
+        True for an HTML (or XHTML) page.
+    """
+    return _HTML_START.match(_decoded_head(data)) is not None
+
+
+def _decoded(data: bytes) -> str:
+    """The bytes as text: UTF-16 when a byte-order mark says so, else Latin-1 (ASCII-safe)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    return data.decode("latin-1")
+
+
+def _decoded_head(data: bytes) -> str:
+    return _decoded(data[: 2 * _SNIFF_CHARACTERS])[:_SNIFF_CHARACTERS]
+
+
+def page_namespace(namespace: str) -> str | None:
+    """The PAGE content namespace a root element's namespace spells, in its canonical form.
+
+    Writers differ in small ways: kraken writes ``https://`` instead of ``http://``, some
+    tools add a trailing slash or surrounding spaces. Those variants are accepted.
+
+    Args:
+        namespace: The namespace as written in the file.
+
+    Returns:
+        One of `PAGE_NAMESPACES`, or None when `namespace` is none of them (another version,
+        or not PAGE at all).
+    """
+    canonical = _canonical_namespace(namespace)
+    return canonical if canonical in PAGE_NAMESPACES else None
+
+
+def is_page_namespace_family(namespace: str) -> bool:
+    """Tells whether a namespace is a PAGE content namespace of any version, known or not."""
+    return _canonical_namespace(namespace).startswith(PAGE_NAMESPACE_PREFIX)
+
+
+def alto_namespace(namespace: str) -> str | None:
+    """The ALTO namespace a root element's namespace spells (see `page_namespace`).
+
+    Args:
+        namespace: The namespace as written in the file ("" for un-namespaced ALTO).
+
+    Returns:
+        One of `ALTO_NAMESPACES`, or None.
+    """
+    canonical = _canonical_namespace(namespace)
+    if canonical in ALTO_NAMESPACES:
+        return canonical
+    return canonical + "#" if canonical + "#" in ALTO_NAMESPACES else None
+
+
+def _canonical_namespace(namespace: str) -> str:
+    """Strips spaces and a trailing slash, and writes an ``https`` scheme as ``http``."""
+    text = namespace.strip().rstrip("/")
+    if text.lower().startswith("https://"):
+        text = "http://" + text[len("https://") :]
+    elif text.lower().startswith("http://"):
+        text = "http://" + text[len("http://") :]
+    return text
 
 
 def parse_number(value: str, path: Path, what: str) -> float:

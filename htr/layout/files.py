@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -19,7 +20,10 @@ from htr.errors import LayoutError
 from htr.layout.alto import read_alto
 from htr.layout.common import (
     ALTO_NAMESPACES,
+    PAGE_NAMESPACE_PREFIX,
     LayoutFile,
+    alto_namespace,
+    is_page_namespace_family,
     parse_layout_xml,
     split_tag,
 )
@@ -31,9 +35,36 @@ LayoutFormat = Literal["page", "alto"]
 
 _PAGE_ROOT = "PcGts"
 _ALTO_ROOT = "alto"
-_PAGE_NAMESPACE_PREFIX = "http://schema.primaresearch.org/PAGE/gts/pagecontent/"
 _LAYOUT_SUBFOLDERS = ("page", "alto")
 """Subfolders next to an image where Transkribus and OCR-D exports put the layout files."""
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedLayoutFile:
+    """A file with an image's name and an XML suffix that is no usable PAGE or ALTO file.
+
+    Attributes:
+        path: The file.
+        reason: Why it is not used, starting with the file's name (e.g. that it is an HTML
+            page, declares XML entities, or has a root element of another kind).
+    """
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LayoutSearch:
+    """What `search_layout_file` found next to a page image.
+
+    Attributes:
+        found: The PAGE or ALTO file of the image, or None.
+        rejected: The files looked at before (or instead of) it that carry the image's name
+            but are not PAGE or ALTO, in the order they were looked at.
+    """
+
+    found: Path | None
+    rejected: tuple[RejectedLayoutFile, ...] = ()
 
 
 def read_layout_file(path: Path) -> LayoutFile:
@@ -46,8 +77,8 @@ def read_layout_file(path: Path) -> LayoutFile:
         The page size, image name and lines of the file.
 
     Raises:
-        LayoutError: The file cannot be read, is not well-formed XML, is neither PAGE nor
-            ALTO, or holds bad coordinates.
+        LayoutError: The file cannot be read, is HTML or not well-formed XML, declares XML
+            entities, is neither PAGE nor ALTO, or holds bad coordinates.
     """
     kind = sniff_layout_format(path)
     if kind == "page":
@@ -57,6 +88,7 @@ def read_layout_file(path: Path) -> LayoutFile:
     root = parse_layout_xml(path)  # raises the precise error for unreadable or malformed files
     raise LayoutError(
         f"{path}: root element {root.tag!r} is neither PAGE XML (PcGts) nor ALTO (alto)"
+        f"{_root_hint(root.tag)}"
     )
 
 
@@ -72,19 +104,61 @@ def find_layout_file(image_path: Path) -> Path | None:
         image_path: The page image.
 
     Returns:
-        The layout file, or None when there is none.
+        The layout file, or None when there is none (`search_layout_file` says why).
+    """
+    return search_layout_file(image_path, explain=False).found
+
+
+def search_layout_file(image_path: Path, *, explain: bool = True) -> LayoutSearch:
+    """Looks for the PAGE XML or ALTO file of a page image, as `find_layout_file` does.
+
+    Args:
+        image_path: The page image.
+        explain: Say why each file with the image's name that is not PAGE or ALTO was passed
+            over (this reads such files whole); when False, `LayoutSearch.rejected` is empty.
+
+    Returns:
+        The file found, if any, and the files passed over with their reasons.
     """
     stem = image_path.stem
     folders = [image_path.parent, *(image_path.parent / sub for sub in _LAYOUT_SUBFOLDERS)]
+    rejected: list[RejectedLayoutFile] = []
     for folder in folders:
         for suffix in _xml_suffixes():
             candidate = folder / f"{stem}{suffix}"
             if candidate == image_path or not candidate.is_file():
                 continue
             if sniff_layout_format(candidate) is not None:
-                return candidate
+                return LayoutSearch(candidate, tuple(rejected))
             logger.debug("%s is not a PAGE or ALTO file; not used for %s", candidate, image_path)
-    return None
+            if explain:
+                rejected.append(RejectedLayoutFile(candidate, _why_not_layout(candidate)))
+    return LayoutSearch(None, tuple(rejected))
+
+
+def _why_not_layout(path: Path) -> str:
+    """The reason a file the sniffer passed over is not a layout file, from the full reader."""
+    try:
+        read_layout_file(path)
+    except LayoutError as error:
+        return str(error)
+    return f"{path}: not recognised as PAGE XML or ALTO from its first element"
+
+
+def _root_hint(tag: str) -> str:
+    """What is wrong with a root element that is neither PAGE nor ALTO, when that is clear."""
+    namespace, local = split_tag(tag)
+    if local.lower() == "html":
+        return " but an HTML page"
+    if local == _PAGE_ROOT:
+        return (
+            f"; its namespace {namespace!r} is not a PAGE content namespace "
+            f"({PAGE_NAMESPACE_PREFIX}<version>)"
+        )
+    if local == _ALTO_ROOT:
+        known = ", ".join(repr(ns) for ns in ALTO_NAMESPACES)
+        return f"; its namespace {namespace!r} is not an ALTO namespace ({known})"
+    return ""
 
 
 def sniff_layout_format(path: Path) -> LayoutFormat | None:
@@ -120,13 +194,14 @@ def layout_format(tag: str) -> LayoutFormat | None:
         tag: The tag in lxml's ``{namespace}local`` form.
 
     Returns:
-        ``"page"`` for a PAGE ``PcGts`` root in any PAGE content namespace, ``"alto"`` for an
+        ``"page"`` for a PAGE ``PcGts`` root in any PAGE content namespace (``https://`` and
+        a trailing slash accepted, see `htr.layout.common.page_namespace`), ``"alto"`` for an
         ``alto`` root in a known ALTO namespace, else None.
     """
     namespace, local = split_tag(tag)
-    if local == _PAGE_ROOT and namespace.startswith(_PAGE_NAMESPACE_PREFIX):
+    if local == _PAGE_ROOT and is_page_namespace_family(namespace):
         return "page"
-    if local == _ALTO_ROOT and namespace in ALTO_NAMESPACES:
+    if local == _ALTO_ROOT and alto_namespace(namespace) is not None:
         return "alto"
     return None
 

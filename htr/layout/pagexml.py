@@ -22,6 +22,7 @@ from htr.layout.common import (
     confidence_attribute,
     layout_file,
     make_line,
+    page_namespace,
     parse_layout_xml,
     parse_number,
     parse_points,
@@ -64,7 +65,7 @@ def read_page_xml(path: Path) -> LayoutFile:
     """
     root = parse_layout_xml(path)
     namespace, local = split_tag(root.tag)
-    if local != "PcGts" or namespace not in PAGE_NAMESPACES:
+    if local != "PcGts" or page_namespace(namespace) is None:
         raise LayoutError(
             f"{path}: not PAGE XML of a known version (root {root.tag!r}; "
             f"expected PcGts in one of {', '.join(PAGE_NAMESPACES)})"

@@ -82,7 +82,8 @@ class TrainConfig:
         shape: Size of a new model (ignored when fine-tuning).
         cache_dir: Where cut lines are cached; None disables the cache.
         device: ``"auto"`` (CUDA with bf16 when present), ``"cpu"`` or ``"cuda"``.
-        threads: CPU threads for torch; None uses every core.
+        threads: CPU threads for torch; None uses every available core, or
+            ``OMP_NUM_THREADS`` when set (`htr.runtime.apply_torch_threads`).
         command: The command line, for the model card.
         card_notes: A Markdown file appended to the model card (e.g. the variants tried).
     """

@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import random
 import shutil
 import time
@@ -44,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from htr.model_factory import new_line_model
+from htr.runtime import apply_torch_threads
 from htr.training.checkpoints import (
     TrainerState,
     line_height,
@@ -84,8 +84,6 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Path
         LegajoError: Whatever the readers of `config.extra_lines` raise (an unreachable
             database, no verified lines).
     """
-    import torch
-
     report = progress or (lambda _: None)
     started = time.monotonic()
     run = config.run_path
@@ -93,7 +91,7 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Path
     _log_to(run / "train.log")
     device = _device(config.device)
     if device.type == "cpu":
-        torch.set_num_threads(config.threads or len(os.sched_getaffinity(0)))
+        apply_torch_threads(config.threads)
     _seed_everything(config.seed)
 
     logger.info("training settings: %s", _config_json(config))

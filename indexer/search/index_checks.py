@@ -99,7 +99,7 @@ def _check_one(folder: Path, kind: str, state: DatabaseState) -> IndexStatus:
 CONTENT_REVISIONS = ("0001", "0002")
 """Schema revisions that changed what index files are built from (word forms, line texts);
 later ones leave index files valid: 0003 only adds database indexes, 0004 only rewrites the
-words of verified lines."""
+words of verified lines, 0005 only adds the owner of processing runs."""
 
 
 def _content_revision(revision: str | None) -> str | None:

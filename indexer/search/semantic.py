@@ -286,6 +286,17 @@ class SemanticIndex:
             if self._index is not None and len(array):
                 self._index.remove_ids(array)
 
+    def load_model(self) -> None:
+        """Loads the sentence model now, if this process has not loaded it yet.
+
+        Otherwise the first `search` (or `upsert`) loads it, which takes seconds: callers with
+        a time limit per query load it first (`indexer.search.service`).
+
+        Raises:
+            SemanticModelError: If the model cannot be loaded.
+        """
+        shared_model(self._source, self._device)
+
     def search(self, query: str, *, k: int = 20) -> list[tuple[int, float]]:
         """Finds the passages closest in meaning to a query.
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from htr.runtime import apply_torch_threads
 from indexer.errors import SemanticModelError
 
 if TYPE_CHECKING:
@@ -127,6 +128,8 @@ def shared_model(source: ModelSource, device: str) -> SentenceTransformer:
 def _load_model(source: ModelSource, device: str) -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
 
+    if device == "cpu":
+        apply_torch_threads()
     started = time.perf_counter()
     try:
         try:

@@ -57,8 +57,10 @@ rarest OR group first, then only the surviving lines for the other groups, phras
 and exclusions: they cost time in proportion to their words' frequency.
 
 **Limits.** Every search has a deadline (``timeout_s``): each SQL statement is interrupted
-when it runs past it and `SearchTimeoutError` is raised. User text reaches SQL only as bound
-parameters (`indexer.store.search_reader.SearchReader`).
+when it runs past it and `SearchTimeoutError` is raised. The deadline starts once the indexes
+are loaded and fresh and the sentence model is loaded (seconds, on a process's first query),
+so it bounds the search itself. User text reaches SQL only as bound parameters
+(`indexer.store.search_reader.SearchReader`).
 
 **Modules.** A query is planned in `indexer.search.planning`, its words are matched and its
 lines scored in `indexer.search.matching` (`SearchSettings`, the total limits), and the hits
@@ -163,7 +165,9 @@ class SearchService:
             collection: Only this collection.
             min_confidence: Only lines at least this confident (corrected lines always pass).
             timeout_s: Time limit of the search. Loading (or, without index files,
-                building) the lexical or semantic index on first use is not counted.
+                building) the lexical or semantic index and loading the sentence model on
+                first use, and bringing the indexes up to date, are not counted; embedding
+                the query is.
 
         Returns:
             The hits from `offset`, at most `limit`, with the total and the time taken.
@@ -264,6 +268,10 @@ class SearchService:
             self._semantic_change = catch_up_semantic(
                 self._semantic, self._repository, self._semantic_change
             )
+            if len(self._semantic):
+                # An index loaded from its file has no model yet; the query's embedding
+                # would load it inside the search's time limit.
+                self._semantic.load_model()
             return self._semantic
 
     def _load_semantic(self) -> tuple[SemanticIndex, int]:

@@ -27,7 +27,12 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from indexer.errors import DatabaseAccessError, DatabaseOpenError, DatabaseUrlError
+from indexer.errors import (
+    DatabaseAccessError,
+    DatabaseMissingError,
+    DatabaseOpenError,
+    DatabaseUrlError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +146,65 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
         except SQLAlchemyError as error:
             engine.dispose()
             raise DatabaseOpenError(f"cannot open database {safe_url}: {error}") from error
+    return database
+
+
+def open_existing_database(url: str, *, upgrade: bool = True) -> Database:
+    """Opens a database that already holds legajo's tables, for commands that only read.
+
+    Nothing is created: no folder, no SQLite file, no schema. A legajo database of an older
+    schema revision is brought up to date, as `open_database` does, unless `upgrade` is
+    False.
+
+    Args:
+        url: SQLAlchemy URL, as for `open_database`.
+        upgrade: Apply pending migrations; False refuses a database that needs them
+            (a server that must write nothing).
+
+    Returns:
+        The open database.
+
+    Raises:
+        DatabaseUrlError: If the URL is malformed or its driver is not installed.
+        DatabaseMissingError: If there is no such database: no SQLite file at the path (or
+            an in-memory one), a file that is not a SQLite database, a PostgreSQL
+            database that does not exist, or a database without legajo's tables.
+        DatabaseOpenError: If the database cannot be reached or migrated, or without
+            `upgrade` is not at the latest schema revision.
+    """
+    parsed = parse_url(url)
+    safe_url = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite" and not parsed.query.get("uri"):
+        if parsed.database in (None, "", ":memory:"):
+            raise DatabaseMissingError(f"database {safe_url} is in memory and holds nothing")
+        if not Path(parsed.database).is_file():
+            raise DatabaseMissingError(f"there is no database at {parsed.database}")
+    database = open_database(url, migrate=False)
+    try:
+        try:
+            revision = schema_revision(database)
+        except SQLAlchemyError as error:
+            reason = str(getattr(error, "orig", None) or error).strip()
+            if "does not exist" in reason or "file is not a database" in reason:
+                raise DatabaseMissingError(f"no database at {safe_url}: {reason}") from error
+            raise DatabaseOpenError(f"cannot open database {safe_url}: {reason}") from error
+        if revision is None:
+            raise DatabaseMissingError(f"database {safe_url} holds no legajo tables")
+        if not upgrade:
+            latest = head_revision()
+            if revision != latest:
+                raise DatabaseOpenError(
+                    f"database {safe_url} is at schema revision {revision}, not the latest "
+                    f"({latest}); it is upgraded when it is opened for writing"
+                )
+            return database
+        try:
+            upgrade_schema(database)
+        except SQLAlchemyError as error:
+            raise DatabaseOpenError(f"cannot open database {safe_url}: {error}") from error
+    except DatabaseOpenError:
+        database.close()
+        raise
     return database
 
 

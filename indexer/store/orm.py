@@ -52,7 +52,10 @@ CHANGE_UPSERT, CHANGE_DELETE = "upsert", "delete"
 
 RUN_RUNNING, RUN_FINISHED, RUN_ABORTED = "running", "finished", "aborted"
 """`ProcessingRunRow.status` values; a run killed from outside stays ``running`` with no
-``finished_at``."""
+``finished_at`` until the next run finds its process gone and marks it `RUN_INTERRUPTED`."""
+RUN_INTERRUPTED = "interrupted"
+"""`ProcessingRunRow.status` of a run whose process ended without recording its end
+(``kill -9``, a power cut); see `indexer.store.runs`."""
 
 
 def utc_now() -> dt.datetime:
@@ -96,6 +99,12 @@ class ProcessingRunRow(Base):
     status: Mapped[str] = mapped_column(String(20), default=RUN_RUNNING)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    host: Mapped[str | None] = mapped_column(String(255))
+    """The host name of the machine whose process runs it (migration 0005)."""
+    pid: Mapped[int | None] = mapped_column(Integer)
+    """The process id of that process on that host."""
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the process last showed it was alive (at most every minute while it works)."""
 
 
 class PageRow(Base):

@@ -147,7 +147,15 @@ class CollectionStats:
 
 @dataclass(frozen=True, slots=True)
 class RunRecord:
-    """A processing run (one `legajo index` invocation)."""
+    """A processing run (one `legajo index` or `legajo import` invocation).
+
+    Attributes:
+        status: ``running``, ``finished``, ``aborted``, or ``interrupted`` (its process
+            ended without recording its end; `indexer.store.runs`).
+        host: The host name of the process that ran it (None before revision 0005).
+        pid: That process's id on that host.
+        heartbeat_at: When that process last showed it was alive.
+    """
 
     id: int
     collection: str
@@ -158,6 +166,9 @@ class RunRecord:
     status: str
     started_at: dt.datetime
     finished_at: dt.datetime | None
+    host: str | None = None
+    pid: int | None = None
+    heartbeat_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

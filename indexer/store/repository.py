@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from htr.document import Page, ProcessingStep
+from htr.errors import LegajoError
 from indexer.errors import LineNotFoundError, UnknownCollectionError
 from indexer.store.db import Database
 from indexer.store.orm import (
@@ -76,6 +77,7 @@ from indexer.store.row_mapping import (
     run_record,
     stored_line,
 )
+from indexer.store.runs import HEARTBEAT_INTERVAL_S, current_owner, mark_interrupted_runs
 from indexer.store.search_feed import read_changes, stream_line_texts, stream_word_forms
 from indexer.store.search_reader import SearchReader
 from indexer.store.statistics import ARCHIVE_TABLES, SEARCH_TABLES, collection_stats, row_counts
@@ -113,6 +115,8 @@ class Repository:
 
     def __init__(self, database: Database) -> None:
         self._db = database
+        self._heartbeats: dict[int, float] = {}
+        """When (monotonic seconds) this repository last renewed each run's heartbeat."""
 
     @property
     def database(self) -> Database:
@@ -161,6 +165,10 @@ class Repository:
     ) -> int:
         """Records the start of a processing run and returns its id.
 
+        The run records this process (host name, process id) as its owner. Runs left
+        ``running`` by processes that are gone are marked ``interrupted`` first
+        (`indexer.store.runs`), each with a warning in the log.
+
         Args:
             collection_id: The collection it works on.
             kind: What it does, e.g. ``"index"``.
@@ -168,7 +176,10 @@ class Repository:
             settings: Further settings of the run (layout, on-error...), JSON-compatible.
         """
         model = ModelKey.of(step)
+        owner = current_owner()
         with self._db.write() as session:
+            mark_interrupted_runs(session, owner)
+            now = utc_now()
             row = ProcessingRunRow(
                 collection_id=collection_id,
                 kind=kind,
@@ -177,18 +188,45 @@ class Repository:
                 software=step.software,
                 settings={"recognizer": dict(step.settings), **dict(settings)},
                 status=RUN_RUNNING,
+                started_at=now,
+                host=owner.host,
+                pid=owner.pid,
+                heartbeat_at=now,
             )
             session.add(row)
             session.flush()
+            self._heartbeats[row.id] = time.monotonic()
             return row.id
+
+    def beat_run(self, run_id: int) -> None:
+        """Renews a running run's heartbeat, at most every minute (cheap to call often).
+
+        The heartbeat tells other hosts that the run's process is still alive
+        (`indexer.store.runs`). A failure to write it is logged, never raised: it must not
+        end the batch.
+        """
+        now = time.monotonic()
+        if now - self._heartbeats.get(run_id, 0.0) < HEARTBEAT_INTERVAL_S:
+            return
+        self._heartbeats[run_id] = now
+        try:
+            with self._db.write() as session:
+                session.execute(
+                    update(ProcessingRunRow)
+                    .where(ProcessingRunRow.id == run_id)
+                    .values(heartbeat_at=utc_now())
+                )
+        except LegajoError as error:
+            logger.warning("could not renew the heartbeat of run %d: %s", run_id, error)
 
     def finish_run(self, run_id: int, status: str) -> None:
         """Records the end of a run (``"finished"`` or ``"aborted"``)."""
+        self._heartbeats.pop(run_id, None)
         with self._db.write() as session:
             session.execute(
                 update(ProcessingRunRow)
                 .where(ProcessingRunRow.id == run_id)
-                .values(status=status, finished_at=utc_now())
+                .values(status=status, finished_at=utc_now(), heartbeat_at=utc_now())
             )
 
     def runs(self, collection: str | None = None) -> list[RunRecord]:

@@ -165,6 +165,9 @@ def run_record(row: ProcessingRunRow, collection: str) -> RunRecord:
         status=row.status,
         started_at=row.started_at,
         finished_at=row.finished_at,
+        host=row.host,
+        pid=row.pid,
+        heartbeat_at=row.heartbeat_at,
     )
 
 

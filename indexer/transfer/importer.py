@@ -15,6 +15,14 @@ What an imported page is:
   looked for next to the XML file, then in the folder above when the XML lies in a ``page/``
   or ``alto/`` subfolder (the Transkribus and OCR-D layout); failing that, an image with the
   XML file's name (``X.xml`` or legajo's ``X.page.xml`` -> ``X.jpg``...) in the same places.
+  **The image must lie inside the folders being imported** (`indexer.transfer.image_paths`):
+  the folders given, the folder of each file given (and the folder above a ``page/`` or
+  ``alto/`` one), and the ``--images-root`` folders, once resolved (symlinks followed). A
+  file whose image leads anywhere else (an absolute path elsewhere, a ``..`` that climbs out,
+  a symlink that leads out) fails, naming the image, and is not stored: storing its text with
+  that path would either show the outside file or hide the refusal behind a page without
+  its image. The folder that admitted the image is recorded in the import step
+  (``image_root``), and `stored_image_path` checks it again whenever the image is opened.
   **A missing image does not stop the import**: the text is what makes the page searchable,
   and exports from Transkribus or eScriptorium often travel without their images. The page
   then records the image path it expected, and the report lists it.
@@ -34,10 +42,11 @@ What an imported page is:
   tools number ``PHYSICAL_IMG_NR`` across a whole book of single images).
 
 Failures (a malformed or truncated XML file, a file that is neither PAGE nor ALTO, a file
-without any text) are named in the report and never stop the batch. They are not stored in
-the database: `legajo errors` lists files that could not be indexed. Well-formed XML files
-that are neither PAGE nor ALTO met while walking a folder (METS files, Transkribus'
-``doc.xml``) are ignored, not failed.
+without any text, a dangling symbolic link or a folder that cannot be listed) are named in
+the report and never stop the batch; paths that hold no XML file at all are refused. They
+are not stored in the database: `legajo errors` lists files that could not be indexed.
+Well-formed XML files that are neither PAGE nor ALTO met while walking a folder (METS files,
+Transkribus' ``doc.xml``) are ignored, not failed.
 """
 
 from __future__ import annotations
@@ -66,7 +75,7 @@ from htr.layout.files import (
     read_layout_file,
     sniff_layout_format,
 )
-from indexer.errors import InputPathError, TranscriptionImportError
+from indexer.errors import ImagePathRefusedError, TranscriptionImportError, UnreadableEntryError
 from indexer.store.orm import PAGE_INDEXED, RUN_ABORTED, RUN_FINISHED
 from indexer.store.repository import (
     DEFAULT_COLLECTION,
@@ -75,7 +84,14 @@ from indexer.store.repository import (
     SourceFile,
     StoreOutcome,
 )
+from indexer.transfer.image_paths import (
+    LAYOUT_SUBFOLDERS,
+    check_inside_roots,
+    find_root,
+    import_image_roots,
+)
 from indexer.transfer.ingest import hash_file
+from indexer.transfer.inputs import walk_inputs
 from indexer.transfer.page_custom import FRAME_CUSTOM_TAG
 
 logger = logging.getLogger(__name__)
@@ -86,10 +102,15 @@ IMPORT_MODEL = ModelKey("import")
 IMPORT_STEP = "transcription-import"
 """`ProcessingStep.kind` of an imported page."""
 
+IMAGE_ROOT_SETTING = "image_root"
+"""The import step's setting that records the image root the page's image lies in (an empty
+string when its image, missing, was expected outside every root)."""
+
+_IMAGES_ROOT_HINT = "; to allow that folder, import with --images-root DIR"
+
 MULTI_PAGE_SUFFIXES = frozenset({".tif", ".tiff", ".pdf"})
 """Image suffixes that may hold several pages, for images that cannot be opened."""
 
-_LAYOUT_SUBFOLDERS = frozenset({"page", "alto"})
 _EXPORT_STEM_SUFFIXES = (".page", ".alto")
 """What legajo's exports add to the image's stem (``X.page.xml``)."""
 _FRAME_CUSTOM = re.compile(rf"\b{FRAME_CUSTOM_TAG}\s*\{{[^}}]*?\bindex\s*:\s*(\d+)")
@@ -116,10 +137,13 @@ class ImportInput:
         path: The XML file.
         named: True when given on the command line, False when found in a folder (where
             XML files of other kinds are ignored rather than failed).
+        error: Why the entry cannot be read at all (a dangling symbolic link, a folder
+            that cannot be listed: `indexer.transfer.inputs`); it is then a failure.
     """
 
     path: Path
     named: bool
+    error: UnreadableEntryError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,20 +223,15 @@ ImportProgress = Callable[[Path, ImportOutcome], None]
 def find_import_inputs(paths: Sequence[Path]) -> list[ImportInput]:
     """Lists the files to import: files as given, ``*.xml`` of folders (recursive), sorted.
 
+    Dangling links and folders that cannot be listed are inputs too, which fail in their
+    turn (`indexer.transfer.inputs`).
+
     Raises:
         InputPathError: If a path does not exist.
+        NoInputError: If the paths hold no XML file (and no unreadable entry).
     """
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise InputPathError(f"no such file or folder: {', '.join(missing)}")
-    found: list[ImportInput] = []
-    for path in paths:
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and _is_xml_name(p))
-            found.extend(ImportInput(p, named=False) for p in files)
-        else:
-            found.append(ImportInput(path, named=True))
-    return found
+    entries = walk_inputs(paths, _is_xml_name, what="XML files")
+    return [ImportInput(entry.path, entry.named, entry.error) for entry in entries]
 
 
 def import_paths(
@@ -220,6 +239,7 @@ def import_paths(
     repository: Repository,
     collection: str = DEFAULT_COLLECTION,
     on_progress: ImportProgress | None = None,
+    images_roots: Sequence[Path] = (),
 ) -> ImportReport:
     """Imports PAGE XML and ALTO files and folders into a collection (module docstring).
 
@@ -228,24 +248,29 @@ def import_paths(
         repository: Where pages are stored.
         collection: The collection the pages go to (created when new).
         on_progress: Called after each file with its outcome.
+        images_roots: Folders outside `paths` whose images the files may name
+            (``--images-root``).
 
     Returns:
         What was imported, replaced, left unchanged, ignored and failed.
 
     Raises:
-        InputPathError: If a path does not exist (nothing is imported).
+        InputPathError: If a path does not exist, or an images root is not a folder
+            (nothing is imported).
     """
     started = time.perf_counter()
     inputs = find_import_inputs(paths)
+    roots = import_image_roots(paths, images_roots)
     collection_id = repository.ensure_collection(collection)
     run_id = repository.start_run(
         collection_id, "import", ProcessingStep(IMPORT_STEP, SOFTWARE), {"files": len(inputs)}
     )
-    batch = _ImportBatch(repository, collection, collection_id, run_id)
+    batch = _ImportBatch(repository, collection, collection_id, run_id, roots)
     status = RUN_ABORTED
     try:
         for item in inputs:
             outcome = batch.import_file(item)
+            repository.beat_run(run_id)
             if on_progress is not None:
                 on_progress(item.path, outcome)
         status = RUN_FINISHED
@@ -269,11 +294,13 @@ def import_paths(
     )
 
 
-def read_transcription(path: Path) -> ImportedPage:
+def read_transcription(path: Path, image_roots: Sequence[Path] | None = None) -> ImportedPage:
     """Reads a PAGE XML or ALTO file as a verified transcription (module docstring).
 
     Args:
         path: The XML file.
+        image_roots: The folders its image may lie in (`import_image_roots`); None means
+            the roots of importing `path` alone.
 
     Returns:
         The page to store, its image's identity, and the file's hash.
@@ -283,8 +310,10 @@ def read_transcription(path: Path) -> ImportedPage:
             or holds bad coordinates.
         TranscriptionImportError: The file holds no text, or names a frame its image lacks.
         ImageLoadError: The image exists but cannot be read.
+        ImagePathRefusedError: The image lies outside `image_roots`.
     """
     path = path.resolve()
+    roots = import_image_roots([path]) if image_roots is None else tuple(image_roots)
     layout = read_layout_file(path)
     if not any(line.text.strip() for line in layout.lines):
         raise TranscriptionImportError(
@@ -294,7 +323,7 @@ def read_transcription(path: Path) -> ImportedPage:
     root = parse_layout_xml(path)
     namespace, _ = split_tag(root.tag)
     kind = layout_format(root.tag) or "page"
-    image, expected = find_image(path, layout.image_filename)
+    image, expected = find_image(path, layout.image_filename, roots)
     frame = _frame(root, kind, image or expected, found=image is not None, path=path)
     xml_sha256 = hash_file(path).sha256
     placeholder = hashlib.sha256(f"missing image {expected}".encode()).hexdigest()
@@ -312,6 +341,7 @@ def read_transcription(path: Path) -> ImportedPage:
             "creator": _creator(root, kind),
             "sha256": xml_sha256,
             "image": "found" if image is not None else "missing",
+            IMAGE_ROOT_SETTING: str(find_root(image or expected, roots) or ""),
         },
     )
     page = Page(
@@ -325,19 +355,30 @@ def read_transcription(path: Path) -> ImportedPage:
     return ImportedPage(page, source, image is not None, xml_sha256, placeholder)
 
 
-def find_image(xml_path: Path, image_filename: str | None) -> tuple[Path | None, Path]:
+def find_image(
+    xml_path: Path, image_filename: str | None, image_roots: Sequence[Path] | None = None
+) -> tuple[Path | None, Path]:
     """Finds the page image of a PAGE or ALTO file (see the module docstring for where).
+
+    The first place that holds a file decides: when that file lies outside `image_roots`,
+    it is refused, not skipped for the next place.
 
     Args:
         xml_path: The XML file, absolute.
         image_filename: The image as the file names it, if it does.
+        image_roots: The folders the image may lie in; None means the roots of importing
+            `xml_path` alone (its folder, and the one above a ``page/`` or ``alto/`` folder).
 
     Returns:
-        The image, or None when it is not found; and the path to record for a missing image:
-        where the file says it is, or the XML file itself when it names none.
+        The image (resolved), or None when it is not found; and the path to record for a
+        missing image: where the file says it is, or the XML file itself when it names none.
+
+    Raises:
+        ImagePathRefusedError: If the image found lies outside `image_roots`.
     """
+    roots = import_image_roots([xml_path]) if image_roots is None else image_roots
     folders = [xml_path.parent]
-    if xml_path.parent.name.lower() in _LAYOUT_SUBFOLDERS:
+    if xml_path.parent.name.lower() in LAYOUT_SUBFOLDERS:
         folders.append(xml_path.parent.parent)
     candidates: list[Path] = []
     if image_filename:
@@ -351,20 +392,71 @@ def find_image(xml_path: Path, image_filename: str | None) -> tuple[Path | None,
     for folder in folders:
         for suffix in sorted(SUPPORTED_SUFFIXES):
             candidates.extend((folder / f"{stem}{suffix}", folder / f"{stem}{suffix.upper()}"))
-    expected = candidates[0].resolve() if image_filename else xml_path
+    expected = _resolved_or_absolute(candidates[0]) if image_filename else xml_path
     for candidate in candidates:
         if candidate.is_file():
-            return candidate.resolve(), expected
+            image = check_inside_roots(
+                candidate, roots, named_by=str(xml_path), hint=_IMAGES_ROOT_HINT
+            )
+            return image, expected
     return None, expected
+
+
+def stored_image_path(image: str, steps: Sequence[ProcessingStep]) -> Path:
+    """The file to open for a stored page's image, checked where a layout file named it.
+
+    The image path of a page that `legajo import` stored came from a PAGE or ALTO file, so
+    it is opened only while it still resolves (symlinks followed) inside the image root
+    recorded with the import (``image_root``). Pages imported before that was recorded are
+    held to the folders the importer looked in by name: the imported file's folder and the
+    one above a ``page/`` or ``alto/`` folder (import the file again to record its root).
+    Other pages (`legajo index`) keep the file that was named on the command line: their
+    path is returned as stored.
+
+    Args:
+        image: The page's stored image path (`Page.image`, `PageSummary.source_path`).
+        steps: The page's processing steps.
+
+    Returns:
+        The file to open: resolved for an imported page.
+
+    Raises:
+        ImagePathRefusedError: If an imported page's image lies outside its root.
+    """
+    imports = [step for step in steps if step.kind == IMPORT_STEP]
+    if not imports:
+        return Path(image)
+    settings = imports[-1].settings
+    imported_from = settings.get("imported_from")
+    root = settings.get(IMAGE_ROOT_SETTING)
+    roots: tuple[Path, ...] = ()
+    if isinstance(root, str) and root:
+        roots = (Path(root),)
+    elif IMAGE_ROOT_SETTING not in settings and isinstance(imported_from, str):
+        roots = import_image_roots([Path(imported_from)])
+    source = imported_from if isinstance(imported_from, str) else "an imported page"
+    return check_inside_roots(
+        Path(image),
+        roots,
+        named_by=f"page imported from {source}",
+        allowed="the folder its import allowed images in",
+        hint="; import the file again (with --images-root DIR if its image lies elsewhere)",
+    )
 
 
 class _ImportBatch:
     """The state of one `import_paths` call."""
 
     def __init__(
-        self, repository: Repository, collection: str, collection_id: int, run_id: int
+        self,
+        repository: Repository,
+        collection: str,
+        collection_id: int,
+        run_id: int,
+        image_roots: Sequence[Path],
     ) -> None:
         self.repository = repository
+        self.image_roots = tuple(image_roots)
         self.collection_id = collection_id
         self.run_id = run_id
         self.counts = dict.fromkeys(ImportOutcome, 0)
@@ -386,12 +478,14 @@ class _ImportBatch:
 
     def import_file(self, item: ImportInput) -> ImportOutcome:
         """Imports one file; failures are recorded, never raised (database errors are)."""
+        if item.error is not None:  # a dangling link, a folder that cannot be listed
+            return self._fail(item.path, item.error)
         path = item.path.resolve()
         if not item.named and sniff_layout_format(path) is None and _well_formed(path):
             logger.info("%s is neither PAGE nor ALTO: ignored", path)
             return self._count(ImportOutcome.IGNORED)
         try:
-            imported = read_transcription(path)
+            imported = read_transcription(path, self.image_roots)
         except LegajoError as error:
             return self._fail(path, error)
         except Exception as error:  # one odd file must not end a batch of thousands
@@ -459,8 +553,12 @@ class _ImportBatch:
         if page_id is None:
             return None
         page = self.repository.load_page(page_id)
-        hashes = [s.settings.get("sha256") for s in page.steps if s.kind == IMPORT_STEP]
-        return (str(hashes[-1]), page.image) if hashes else None
+        imports = [s.settings for s in page.steps if s.kind == IMPORT_STEP]
+        if not imports:
+            return None
+        if IMAGE_ROOT_SETTING not in imports[-1] and not _opens(page):
+            return None  # imported by an older legajo from outside its folders: record the root
+        return str(imports[-1].get("sha256")), page.image
 
     def _fail(self, path: Path, error: Exception) -> ImportOutcome:
         reason = str(error) or type(error).__name__
@@ -480,12 +578,29 @@ def _is_xml_name(path: Path) -> bool:
     return path.suffix.lower() == ".xml" and not path.name.startswith(".")
 
 
+def _opens(page: Page) -> bool:
+    """True when `stored_image_path` lets a stored page's image be opened."""
+    try:
+        stored_image_path(page.image, page.steps)
+    except ImagePathRefusedError:
+        return False
+    return True
+
+
 def _well_formed(path: Path) -> bool:
     try:
         parse_layout_xml(path)
     except LayoutError:
         return False
     return True
+
+
+def _resolved_or_absolute(path: Path) -> Path:
+    """`path` resolved; made absolute only when it cannot be resolved (a symlink loop)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
 
 
 def _local_name(image_filename: str) -> Path:

@@ -15,7 +15,17 @@ What is guaranteed:
   replaces their lines in one transaction (pages holding human corrections are kept).
 - **Failures are named and kept.** A file (or frame) that cannot be read or transcribed is
   recorded with its reason (`Repository.failures`) and, by default, the batch goes on; a
-  later successful run clears the record. Failed files are retried by every run.
+  later successful run clears the record. Failed files are retried by every run. Nothing is
+  dropped silently: a dangling symbolic link or a folder that cannot be listed is a failure
+  like any other (`indexer.transfer.inputs`), and paths that hold no page image at all are
+  refused (`NoInputError`).
+- **Totals first.** The pages of every file are counted before the first one is
+  transcribed, from the files' headers without decoding any image (`htr.images.count_frames`),
+  so progress displays know the total from the start (`EventKind.PAGES_COUNTED`). A file
+  whose pages cannot be counted is a failure, reported in its turn; it counts as one page.
+- **Interrupted runs are told.** The run records its process (`indexer.store.runs`); runs
+  left ``running`` by a process that is gone are marked ``interrupted`` when the next batch
+  starts.
 - **Two processes indexing the same folder at once** do not corrupt anything and store no
   page twice: the database's unique constraint on the page key lets the first commit win;
   the other process notices, discards its copy and counts the page as skipped. Both may
@@ -38,7 +48,7 @@ from htr.errors import ImageLoadError, LegajoError
 from htr.images import PageImage, count_frames, is_supported, iter_page_images
 from htr.pipeline import PipelineSettings, transcribe_page
 from htr.recognizer import Recognizer
-from indexer.errors import InputPathError
+from indexer.errors import NoInputError
 from indexer.store.orm import RUN_ABORTED, RUN_FINISHED
 from indexer.store.repository import (
     DEFAULT_COLLECTION,
@@ -47,6 +57,7 @@ from indexer.store.repository import (
     SourceFile,
     StoreOutcome,
 )
+from indexer.transfer.inputs import InputEntry, walk_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +92,16 @@ class IndexSettings:
 
 
 class EventKind(StrEnum):
-    """What a `ProgressEvent` reports."""
+    """What a `ProgressEvent` reports, in the order a batch reports them.
 
+    First one `FILE_COUNTED` per input while the pages are counted, then `PAGES_COUNTED`
+    once, then for each file `FILE_STARTED` and its pages' `PAGE_INDEXED`, `PAGE_SKIPPED`
+    or `FAILED` (a file that cannot be counted or read has one `FAILED` and no
+    `FILE_STARTED`).
+    """
+
+    FILE_COUNTED = "file-counted"
+    PAGES_COUNTED = "pages-counted"
     FILE_STARTED = "file-started"
     PAGE_INDEXED = "page-indexed"
     PAGE_SKIPPED = "page-skipped"
@@ -95,9 +114,12 @@ class ProgressEvent:
 
     Attributes:
         kind: What happened.
-        path: The file concerned.
+        path: The file concerned (for PAGES_COUNTED, the last one counted).
         frame: The page concerned, None for events about the whole file.
-        frames: For FILE_STARTED, the file's number of pages.
+        frames: For FILE_COUNTED and FILE_STARTED, the file's number of pages (1 for a
+            file that cannot be counted: it will fail); for PAGES_COUNTED, the pages of
+            the whole batch, the amount of work that the other events use up.
+        total: For FILE_COUNTED, the number of files to count.
         pages_left: For FAILED, how many pages of the file will not be processed because of
             the failure (the failed one included).
         lines: For PAGE_INDEXED, the lines stored.
@@ -108,6 +130,7 @@ class ProgressEvent:
     path: Path
     frame: int | None = None
     frames: int = 0
+    total: int = 0
     pages_left: int = 0
     lines: int = 0
     reason: str | None = None
@@ -156,25 +179,28 @@ class IndexReport:
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
-def find_inputs(paths: Sequence[Path]) -> list[Path]:
+@dataclass(frozen=True, slots=True)
+class _CountedFile:
+    """An input with its pages counted, or the error that will make it fail."""
+
+    path: Path
+    frames: int
+    error: Exception | None = None
+
+
+def find_inputs(paths: Sequence[Path]) -> list[InputEntry]:
     """Lists the files to index: files as given, folders walked recursively, sorted.
 
-    Folders contribute the files whose suffix `htr.images.is_supported` accepts; files named
-    explicitly are always taken (and fail with a reason if they are not page images).
+    Folders contribute the files whose suffix `htr.images.is_supported` accepts, and the
+    entries that cannot be read (dangling links, folders that cannot be listed), which
+    fail in their turn (`indexer.transfer.inputs`); files named explicitly are always
+    taken (and fail with a reason if they are not page images).
 
     Raises:
         InputPathError: If a path does not exist.
+        NoInputError: If the paths hold no page image and no unreadable entry.
     """
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise InputPathError(f"no such file or folder: {', '.join(missing)}")
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_supported(p)))
-        else:
-            found.append(path)
-    return found
+    return walk_inputs(paths, is_supported, what="page images")
 
 
 def hash_file(path: Path) -> SourceFile:
@@ -201,6 +227,8 @@ def index_paths(
     recognizer: Recognizer,
     settings: IndexSettings | None = None,
     on_progress: ProgressCallback | None = None,
+    *,
+    inputs: Sequence[InputEntry] | None = None,
 ) -> IndexReport:
     """Indexes image and PDF files and folders into a collection.
 
@@ -210,17 +238,23 @@ def index_paths(
         recognizer: The line recognizer; its model id and revision are part of each page's
             identity.
         settings: Collection, layout, error policy, force.
-        on_progress: Called with each `ProgressEvent`, in order.
+        on_progress: Called with each `ProgressEvent`, in order (see `EventKind`).
+        inputs: `find_inputs` of `paths`, when the caller has it already (a large tree is
+            then not walked twice).
 
     Returns:
         What was indexed, skipped and failed.
 
     Raises:
         InputPathError: If a path does not exist (nothing is indexed).
+        NoInputError: If the paths hold no page image (nothing is indexed).
     """
     settings = settings or IndexSettings()
     started = time.perf_counter()
-    files = find_inputs(paths)
+    entries = list(inputs) if inputs is not None else find_inputs(paths)
+    if not entries:
+        raise NoInputError(f"no page images in {', '.join(str(p) for p in paths)}")
+    files = _count_pages(entries, on_progress)
     step = recognizer.processing_step()
     model = ModelKey.of(step)
     collection_id = repository.ensure_collection(settings.collection)
@@ -238,8 +272,10 @@ def index_paths(
     batch = _Batch(repository, recognizer, settings, collection_id, run_id, model, on_progress)
     status = RUN_ABORTED
     try:
-        for path in files:
-            if not batch.index_file(path.resolve()) and settings.on_error is OnError.ABORT:
+        total = sum(counted.frames for counted in files)
+        batch.emit(ProgressEvent(EventKind.PAGES_COUNTED, files[-1].path, frames=total))
+        for counted in files:
+            if not batch.index_file(counted) and settings.on_error is OnError.ABORT:
                 logger.warning("stopping at the first failure (on-error abort)")
                 break
         else:
@@ -256,6 +292,36 @@ def index_paths(
         seconds=time.perf_counter() - started,
         aborted=status == RUN_ABORTED,
     )
+
+
+def _count_pages(
+    entries: Sequence[InputEntry], on_progress: ProgressCallback | None
+) -> list[_CountedFile]:
+    """Counts the pages of every input from its headers (no image is decoded).
+
+    An entry that cannot be read, or a file whose pages cannot be counted, keeps its error
+    and counts as one page: it fails in its turn, with the other failures.
+    """
+    counted: list[_CountedFile] = []
+    for entry in entries:
+        path = entry.path if entry.error is not None else entry.path.resolve()
+        if entry.error is not None:
+            item = _CountedFile(path, 1, entry.error)
+        else:
+            try:
+                item = _CountedFile(path, count_frames(path))
+            except ImageLoadError as error:
+                item = _CountedFile(path, 1, error)
+            except Exception as error:  # one odd file must not end a batch of thousands
+                logger.exception("unexpected error counting the pages of %s", path)
+                item = _CountedFile(path, 1, error)
+        counted.append(item)
+        if on_progress is not None:
+            event = ProgressEvent(
+                EventKind.FILE_COUNTED, path, frames=item.frames, total=len(entries)
+            )
+            on_progress(event)
+    return counted
 
 
 def _finish_run(repository: Repository, run_id: int, status: str) -> None:
@@ -289,6 +355,7 @@ class _Batch:
         self.failures: list[IndexFailure] = []
 
     def emit(self, event: ProgressEvent) -> None:
+        self.repository.beat_run(self.run_id)
         if self.on_progress is not None:
             self.on_progress(event)
 
@@ -318,13 +385,16 @@ class _Batch:
             ProgressEvent(EventKind.FAILED, path, frame=frame, pages_left=pages_left, reason=reason)
         )
 
-    def index_file(self, path: Path) -> bool:
+    def index_file(self, counted: _CountedFile) -> bool:
         """Indexes the pages of one file; False when something failed."""
+        path, frames = counted.path, counted.frames
+        if counted.error is not None:
+            self.fail(path, counted.error)
+            return False
         try:
             source = hash_file(path)
-            frames = count_frames(path)
         except ImageLoadError as error:
-            self.fail(path, error)
+            self.fail(path, error, pages_left=frames)
             return False
         self.emit(ProgressEvent(EventKind.FILE_STARTED, path, frames=frames))
         done = (

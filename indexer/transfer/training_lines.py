@@ -13,7 +13,9 @@ polygon) by `htr.training.data.line_samples`, exactly as PAGE/ALTO ground truth 
 the folder of its page image as its source, so that the train/validation split keeps a
 manuscript on one side. A page whose image is missing, unreadable, or whose content changed
 since it was stored (another SHA-256: the polygons no longer fit) is skipped with a warning
-naming the file; the model card counts the skipped pages.
+naming the file; the model card counts the skipped pages. So is an imported page whose image
+lies outside the folder its import allowed (`indexer.transfer.importer.stored_image_path`):
+its image path came from a PAGE or ALTO file, and is never opened there.
 
 `DatabaseLineSource` is the `htr.training.data.LineSetReader` that ``legajo train --from-db``
 hands to `htr.training.trainer`. The lines come from
@@ -31,10 +33,12 @@ from pathlib import Path
 from htr.errors import ImageLoadError
 from htr.images import PageImage, iter_page_images
 from htr.line_processor import DEFAULT_HEIGHT, DEFAULT_MAX_WIDTH
+from htr.pipeline import stored_pdf_dpi
 from htr.training.config import TrainingError
 from htr.training.data import LineSample, LineSet, line_samples
+from indexer.errors import ImagePathRefusedError
 from indexer.store.repository import Repository, VerifiedLine
-from indexer.transfer.importer import IMPORT_MODEL, IMPORT_STEP
+from indexer.transfer.importer import IMPORT_MODEL, IMPORT_STEP, stored_image_path
 from indexer.transfer.ingest import hash_file
 
 logger = logging.getLogger(__name__)
@@ -106,7 +110,11 @@ def read_verified_lines(
     samples: list[LineSample] = []
     corrected = imported = skipped = 0
     for path, page_lines in _by_file(found):
-        cut = _cut_file(path, page_lines, height, max_width)
+        opened, allowed, refused_pages = _allowed_lines(path, page_lines)
+        skipped += refused_pages
+        if opened is None:
+            continue
+        cut = _cut_file(opened, allowed, height, max_width)
         skipped += cut.skipped_pages
         samples.extend(cut.corrected + cut.imported)
         corrected += len(cut.corrected)
@@ -124,6 +132,31 @@ def read_verified_lines(
         description += f" ({pages} skipped: image missing, unreadable or changed)"
     logger.info("%s", description)
     return LineSet(tuple(samples), description)
+
+
+def _allowed_lines(
+    path: str, lines: Sequence[VerifiedLine]
+) -> tuple[str | None, list[VerifiedLine], int]:
+    """Keeps the lines whose page may open `path` (`stored_image_path`); warns about the rest.
+
+    Returns:
+        The file to open (None when no line may), the lines kept, and how many pages
+        (frames) were refused.
+    """
+    opened: str | None = None
+    allowed: list[VerifiedLine] = []
+    refused: dict[int, ImagePathRefusedError] = {}
+    for verified in lines:
+        try:
+            checked = stored_image_path(path, verified.steps)
+        except ImagePathRefusedError as error:
+            refused.setdefault(verified.frame, error)
+            continue
+        opened = opened or str(checked)
+        allowed.append(verified)
+    for frame, refusal in sorted(refused.items()):
+        logger.warning("skipped the verified lines of %s [frame %d]: %s", path, frame, refusal)
+    return opened, allowed, len(refused)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +177,8 @@ def _cut_file(path: str, lines: Sequence[VerifiedLine], height: int, max_width: 
     done: set[int] = set()
     try:
         _check_unchanged(path, {h for v in lines if (h := _checkable_sha256(v)) is not None})
-        for page in _frames(path, set(by_frame)):
+        dpis = {frame: stored_pdf_dpi(group[0].steps) for frame, group in by_frame.items()}
+        for page in _frames(path, dpis):
             done.add(page.frame)
             for is_corrected, target in ((True, corrected), (False, imported)):
                 chosen = [v.line for v in by_frame[page.frame] if v.corrected is is_corrected]
@@ -182,18 +216,26 @@ def _check_unchanged(path: str, hashes: set[str]) -> None:
         )
 
 
-def _frames(path: str, wanted: set[int]) -> Iterator[PageImage]:
-    """The wanted pages of a file, in file order; stops reading after the last one."""
-    last = max(wanted)
-    pages = iter_page_images(path)
-    try:
-        for page in pages:
-            if page.frame in wanted:
-                yield page
-            if page.frame >= last:
-                break
-    finally:
-        pages.close()
+def _frames(path: str, wanted: dict[int, int]) -> Iterator[PageImage]:
+    """The wanted pages of a file, each rendered as when it was stored; stops after the last.
+
+    Args:
+        path: The page file.
+        wanted: Frame -> the PDF resolution it was transcribed at (`stored_pdf_dpi`), so
+            that its stored polygons fit the page again; raster images ignore it.
+    """
+    for dpi in sorted(set(wanted.values())):
+        frames = {frame for frame, frame_dpi in wanted.items() if frame_dpi == dpi}
+        last = max(frames)
+        pages = iter_page_images(path, pdf_dpi=dpi)
+        try:
+            for page in pages:
+                if page.frame in frames:
+                    yield page
+                if page.frame >= last:
+                    break
+        finally:
+            pages.close()
 
 
 def _by_file(lines: Sequence[VerifiedLine]) -> Iterator[tuple[str, list[VerifiedLine]]]:

@@ -74,13 +74,24 @@ def add_import_command(commands: argparse._SubParsersAction) -> None:
         description="Store the text of PAGE XML (2009-2019) and ALTO (v2-v4) files as "
         "verified transcriptions (folders are walked recursively for *.xml). Each page's "
         "image is looked for next to its XML file (or one folder up from page/ and alto/); "
-        "a page whose image is missing is imported all the same and listed. Importing a "
+        "a page whose image is missing is imported all the same and listed. An image must "
+        "lie inside the folders being imported (or an --images-root), symlinks followed: "
+        "a file whose image leads elsewhere is refused. Importing a "
         "file again changes nothing; a newer file for the same image replaces the older "
         "import. Files that cannot be read are listed and the others imported (exit 3).",
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     parser.add_argument(
         "--collection", default="default", metavar="NAME", help="collection (default: default)"
+    )
+    parser.add_argument(
+        "--images-root",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="also take page images from this folder, where the XML files name images outside "
+        "the folders being imported (repeatable)",
     )
     add_storage_arguments(parser)
     parser.set_defaults(run=_run_import)
@@ -119,7 +130,7 @@ def _run_index(args: argparse.Namespace) -> int:
     from indexer.transfer.ingest import IndexSettings, OnError, find_inputs, index_paths
 
     try:
-        find_inputs(args.paths)
+        inputs = find_inputs(args.paths)
     except LegajoError as error:
         return fail(error)
 
@@ -132,13 +143,9 @@ def _run_index(args: argparse.Namespace) -> int:
             on_error=OnError(args.on_error),
             force=args.force,
         )
-        with Progress("indexing", "page", total=0) as progress:
+        with _IndexProgress() as progress:
             report = index_paths(
-                args.paths,
-                repository,
-                recognizer,
-                settings,
-                lambda event: _show_index_event(progress, event),
+                args.paths, repository, recognizer, settings, progress.show, inputs=inputs
             )
         _print_summary(report, repository.database.url)
         return EXIT_SOME_FAILED if report.failures else EXIT_OK
@@ -146,21 +153,42 @@ def _run_index(args: argparse.Namespace) -> int:
     return run_with_repository(args, index)
 
 
-def _show_index_event(progress: Progress, event: ProgressEvent) -> None:
-    """Feeds one `indexer.transfer.ingest.ProgressEvent` to the page counter."""
-    from indexer.transfer.ingest import EventKind
+COUNTING_DELAY_S = 2.0
+"""Counting the pages shows progress only when it takes longer than this."""
 
-    if event.kind is EventKind.FILE_STARTED:
-        progress.add_to_total(event.frames)
-        return
-    if event.kind is EventKind.FAILED:
-        progress.count("failed")
-        if event.frame is None:  # the file's pages were never counted
-            progress.add_to_total(1)
-        progress.advance(max(1, event.pages_left))
-        return
-    progress.count("indexed" if event.kind is EventKind.PAGE_INDEXED else "skipped")
-    progress.advance()
+
+class _IndexProgress:
+    """The progress of `legajo index`: counting the pages, then indexing them."""
+
+    def __init__(self) -> None:
+        self._counting = Progress("counting pages", "file", delay_s=COUNTING_DELAY_S)
+        self._indexing = Progress("indexing", "page")
+        self._counted = 0
+
+    def __enter__(self) -> _IndexProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._counting.close()
+        self._indexing.close()
+
+    def show(self, event: ProgressEvent) -> None:
+        """Feeds one `indexer.transfer.ingest.ProgressEvent` to the display."""
+        from indexer.transfer.ingest import EventKind
+
+        if event.kind is EventKind.FILE_COUNTED:
+            self._counted += 1
+            self._counting.move_to(self._counted, event.total)
+        elif event.kind is EventKind.PAGES_COUNTED:
+            self._counting.close()
+            self._indexing.set_total(event.frames)
+        elif event.kind is EventKind.FAILED:
+            self._indexing.count("failed")
+            self._indexing.advance(max(1, event.pages_left))
+        elif event.kind is not EventKind.FILE_STARTED:
+            indexed = event.kind is EventKind.PAGE_INDEXED
+            self._indexing.count("indexed" if indexed else "skipped")
+            self._indexing.advance()
 
 
 def _print_summary(report: IndexReport, database_url: str) -> None:
@@ -177,21 +205,26 @@ def _print_summary(report: IndexReport, database_url: str) -> None:
 
 
 def _run_import(args: argparse.Namespace) -> int:
+    from indexer.transfer.image_paths import import_image_roots
     from indexer.transfer.importer import find_import_inputs, import_paths
 
     try:
         inputs = find_import_inputs(args.paths)
+        import_image_roots(args.paths, args.images_root)
     except LegajoError as error:
         return fail(error)
 
     def import_files(repository: Repository) -> int:
-        with Progress("importing", "file", total=len(inputs)) as progress:
+        with Progress("importing", "file") as progress:
+            progress.set_total(len(inputs))
 
             def show(_path: Path, outcome: ImportOutcome) -> None:
                 progress.count(outcome.value)
                 progress.advance()
 
-            report = import_paths(args.paths, repository, args.collection, show)
+            report = import_paths(
+                args.paths, repository, args.collection, show, images_roots=args.images_root
+            )
         _print_import_summary(report, repository.database.url)
         return EXIT_SOME_FAILED if report.failures else EXIT_OK
 
@@ -234,7 +267,7 @@ def _run_export(args: argparse.Namespace) -> int:
         _print_export_summary(report)
         return EXIT_OK
 
-    return run_with_repository(args, export, usage=(ExportPathError,))
+    return run_with_repository(args, export, usage=(ExportPathError,), create=False)
 
 
 def _print_export_summary(report: ExportReport) -> None:

@@ -7,8 +7,10 @@ code  meaning
 ====  ===========================================================================
 0     everything went well
 1     the command could not run (model or database unavailable, unwritable file)
-2     usage error (bad option, malformed query, missing path, unknown collection)
-3     some files failed (``index``, ``import``); the others were processed
+2     usage error (bad option, malformed query, missing path or input, unknown collection,
+      a home folder or database that does not exist given to a command that only reads)
+3     some inputs failed (``index``, ``import``, ``transcribe``, ``eval``); the others were
+      processed
 4     ``check`` found drifted index files
 130   interrupted (Ctrl-C)
 141   the reader of the output went away (``legajo search ... | head``), as for SIGPIPE
@@ -21,6 +23,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +31,12 @@ from typing import TYPE_CHECKING, Any
 from htr.default_model import default_model_path
 from htr.errors import LegajoError
 from htr.recognizer import DEVICES, RecognizerSettings
-from indexer.errors import DatabaseUrlError, InputPathError, UnknownCollectionError
+from indexer.errors import (
+    DatabaseMissingError,
+    DatabaseUrlError,
+    InputPathError,
+    UnknownCollectionError,
+)
 from indexer.settings import DB_VARIABLE, HOME_VARIABLE, resolve_storage
 
 if TYPE_CHECKING:
@@ -48,6 +56,7 @@ MODEL_VARIABLE = "LEGAJO_MODEL"
 """Environment variable naming the model of ``--model`` when the option is not given."""
 
 USAGE_ERRORS: tuple[type[LegajoError], ...] = (
+    DatabaseMissingError,
     DatabaseUrlError,
     InputPathError,
     UnknownCollectionError,
@@ -153,24 +162,39 @@ def recognizer_settings(args: argparse.Namespace) -> RecognizerSettings:
 # --- opening, errors ------------------------------------------------------------------------
 
 
-def open_repository(args: argparse.Namespace) -> Repository:
+def open_repository(args: argparse.Namespace, *, create: bool = True) -> Repository:
     """Opens the database that ``--home`` / ``--db`` (or the environment) name.
+
+    Args:
+        args: Parsed arguments with ``--home`` and ``--db``.
+        create: Create the home folder and the database when they do not exist (commands
+            that write). False for commands that only read: they refuse a home folder or a
+            database that does not exist instead of creating an empty one.
 
     Raises:
         DatabaseUrlError: If the URL is malformed.
+        DatabaseMissingError: If `create` is False and the database, or the home folder
+            that holds it, does not exist (with ``--db``, the home folder may be missing:
+            it only holds index files then).
         DatabaseOpenError: If the database cannot be opened or migrated.
     """
-    from indexer.store.db import open_database
+    from indexer.store.db import open_database, open_existing_database
     from indexer.store.repository import Repository
 
     storage = resolve_storage(args.home, args.db)
-    return Repository(open_database(storage.database_url))
+    if create:
+        return Repository(open_database(storage.database_url))
+    if storage.uses_default_database and not storage.home.is_dir():
+        raise DatabaseMissingError(f"there is no legajo home folder at {storage.home}")
+    return Repository(open_existing_database(storage.database_url))
 
 
 def run_with_repository(
     args: argparse.Namespace,
     body: Callable[[Repository], int],
     usage: tuple[type[LegajoError], ...] = (),
+    *,
+    create: bool = True,
 ) -> int:
     """Opens the database, runs `body` on it, reports its errors and closes the database.
 
@@ -178,12 +202,13 @@ def run_with_repository(
         args: Parsed arguments with ``--home`` and ``--db``.
         body: The command's work; returns the exit code.
         usage: Further errors of `body` that count as usage errors (see `fail`).
+        create: False for commands that only read (see `open_repository`).
 
     Returns:
         The exit code of `body`, or of its error.
     """
     try:
-        repository = open_repository(args)
+        repository = open_repository(args, create=create)
     except LegajoError as error:
         return fail(error)
     try:
@@ -242,21 +267,61 @@ def print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], left: 
         )
 
 
+PLAIN_INTERVAL_S = 10.0
+"""Seconds between two plain progress lines when stderr is not a terminal."""
+
+
 class Progress:
-    """The one progress bar of the command line: a tqdm bar on stderr, shown on terminals.
+    """The one progress reporter of the command line, on stderr.
+
+    On a terminal it is a tqdm bar. Anywhere else (``nohup``, cron, SLURM, CI, a pipe) it
+    writes plain lines, one when the work starts, then at most one every
+    `PLAIN_INTERVAL_S` seconds, and one at the end::
+
+        indexing: 12/340 pages (3.5%), 0.41 pages/s, ETA 13m20s [indexed 11, failed 1]
 
     Commands feed it from the callbacks of the libraries (which never print): `set_total`
-    as the amount of work becomes known, `advance` or `move_to` as it is done, and `count`
-    for the tallies shown after the bar (indexed, skipped, failed...). The bar is created
-    on first use, so a command that reports nothing shows none.
+    once the amount of work is counted, `advance` or `move_to` as it is done, `count` for
+    the tallies shown after it (indexed, skipped, failed...), `describe` for what happens
+    now. Nothing is shown before the first report, so a command that reports nothing shows
+    nothing; with `delay_s`, nothing is shown unless the work lasts that long.
+
+    Args:
+        description: What is done ("indexing"); the start of every line.
+        unit: What is counted, singular ("page").
+        total: The amount of work, when known from the start.
+        delay_s: Show nothing until this many seconds after the first report.
+        fractional: The units are only a measure of the share done (training's per
+            mille): plain lines show the percentage, not the units.
     """
 
-    def __init__(self, description: str, unit: str, total: int | None = None) -> None:
+    def __init__(
+        self,
+        description: str,
+        unit: str,
+        total: int | None = None,
+        *,
+        delay_s: float = 0.0,
+        fractional: bool = False,
+    ) -> None:
         self._description = description
         self._unit = unit
         self._total = total
+        self._delay_s = delay_s
+        self._fractional = fractional
+        self._stream = sys.stderr
+        self._plain = not _is_terminal(self._stream)
         self._bar: tqdm[Any] | None = None
+        self._bar_status = ""
         self._counts: dict[str, int] = {}
+        self._postfix: dict[str, Any] = {}
+        self._status = ""
+        self._done = 0
+        self._eta_s: float | None = None
+        self._first_report: float | None = None
+        self._anchor: tuple[float, int] | None = None
+        self._last_line_at: float | None = None
+        self._last_line = ""
 
     def __enter__(self) -> Progress:
         return self
@@ -264,8 +329,147 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
-    def bar(self) -> tqdm[Any]:
+    def set_total(self, total: int) -> None:
+        """Sets the amount of work, now counted: the work starts."""
+        self._total = total
+        self._start_clock(anchor=True)
+        self._show(refresh=True)
+
+    def advance(self, amount: int = 1) -> None:
+        """Counts `amount` more units done."""
+        self._done += amount
+        self._start_clock(anchor=True)
+        self._show()
+
+    def move_to(self, done: int, total: int | None = None, *, eta_s: float | None = None) -> None:
+        """Sets the units done (and the total when given).
+
+        Args:
+            done: Units done.
+            total: The amount of work, when it changes.
+            eta_s: The time left as the work itself estimates it (training knows its time
+                budget), shown instead of the estimate from the rate so far.
+        """
+        if total is not None:
+            self._total = total
+        self._eta_s = eta_s
+        self._done = done
+        self._start_clock(anchor=True)
+        self._show(refresh=total is not None)
+
+    def count(self, outcome: str) -> None:
+        """Adds one to the tally of `outcome` shown after the progress."""
+        self._counts[outcome] = self._counts.get(outcome, 0) + 1
+        self._start_clock(anchor=False)
+        if self._bar is not None:
+            self._bar.set_postfix(self._postfix_values(), refresh=False)
+
+    def describe(self, description: str, **postfix: Any) -> None:
+        """Says what happens now (and replaces the values shown after the progress)."""
+        self._status = description
+        if postfix:
+            self._postfix = dict(postfix)
+        self._start_clock(anchor=False)
+        self._show(refresh=True)
+
+    def close(self) -> None:
+        """Ends the display: closes the bar, or writes the last plain line."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        elif self._plain and self._first_report is not None and self._past_delay():
+            line = self.line()
+            if line != self._last_line:
+                self._write(line)
+        self._first_report = None
+
+    def line(self) -> str:
+        """The plain progress line of the work so far (without the time it was written)."""
+        parts: list[str] = []
+        units = f"{self._unit}s" if self._unit.isalpha() else self._unit
+        total = self._total
+        share = self._done / total if total else None
+        if self._fractional:
+            parts.append("" if share is None else f"{100 * share:.1f}%")
+        elif total is None:
+            parts.append(f"{self._done} {units}")
+        else:
+            percent = "" if share is None else f" ({100 * share:.1f}%)"
+            parts.append(f"{self._done}/{total} {units}{percent}")
+        rate = self._rate()
+        if rate is not None and not self._fractional:
+            parts.append(f"{_number(rate)} {units}/s")
+        if self._eta_s is not None:
+            parts.append(f"ETA {format_duration(self._eta_s)}")
+        elif rate and total is not None and self._done < total:
+            parts.append(f"ETA {format_duration((total - self._done) / rate)}")
+        extras = [self._status] if self._status else []
+        extras += [f"{key} {value}" for key, value in self._postfix_values().items()]
+        line = f"{self._description}: " + ", ".join(part for part in parts if part)
+        return line + (f" [{', '.join(extras)}]" if extras else "")
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _postfix_values(self) -> dict[str, Any]:
+        """The tallies and the values given to `describe`, shown after the progress."""
+        return {**self._counts, **self._postfix}
+
+    def _start_clock(self, *, anchor: bool) -> None:
+        now = time.monotonic()
+        if self._first_report is None:
+            self._first_report = now
+        if anchor and self._anchor is None:
+            self._anchor = (now, self._done)
+
+    def _rate(self) -> float | None:
+        """Units per second since the work was first measured, None before it can be told."""
+        if self._anchor is None:
+            return None
+        started, done_then = self._anchor
+        elapsed = time.monotonic() - started
+        if elapsed <= 0 or self._done <= done_then:
+            return None
+        return (self._done - done_then) / elapsed
+
+    def _past_delay(self) -> bool:
+        return self._first_report is not None and (
+            time.monotonic() - self._first_report >= self._delay_s
+        )
+
+    def _show(self, *, refresh: bool = False) -> None:
+        if self._plain:
+            self._show_plain()
+            return
+        bar = self._tqdm()
+        if bar.total != self._total:
+            bar.total = self._total
+        if self._status != self._bar_status:
+            bar.set_description(self._status or self._description, refresh=False)
+            self._bar_status = self._status
+        if self._postfix or self._counts or self._eta_s is not None:
+            postfix = self._postfix_values()
+            if self._eta_s is not None:
+                postfix["eta"] = format_duration(self._eta_s)
+            bar.set_postfix(postfix, refresh=False)
+        if self._done != bar.n:
+            bar.update(self._done - bar.n)
+        elif refresh:
+            bar.refresh()
+
+    def _show_plain(self) -> None:
+        if not self._past_delay():
+            return
+        now = time.monotonic()
+        if self._last_line_at is not None and now - self._last_line_at < PLAIN_INTERVAL_S:
+            return
+        self._write(self.line())
+
+    def _write(self, line: str) -> None:
+        self._last_line_at = time.monotonic()
+        self._last_line = line
+        print(line, file=self._stream, flush=True)
+
+    def _tqdm(self) -> tqdm[Any]:
         """The tqdm bar, created on first use."""
         if self._bar is None:
             from tqdm import tqdm
@@ -274,44 +478,30 @@ class Progress:
                 desc=self._description,
                 unit=self._unit,
                 total=self._total,
-                disable=None,
-                file=sys.stderr,
+                file=self._stream,
                 dynamic_ncols=True,
+                delay=self._delay_s,
             )
         return self._bar
 
-    def set_total(self, total: int) -> None:
-        """Sets the amount of work now known."""
-        self.bar.total = total
-        self.bar.refresh()
 
-    def add_to_total(self, amount: int) -> None:
-        """Adds to the amount of work."""
-        self.set_total((self.bar.total or 0) + amount)
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
-    def advance(self, amount: int = 1) -> None:
-        """Counts `amount` more units done."""
-        self.bar.update(amount)
 
-    def move_to(self, done: int, total: int | None = None) -> None:
-        """Sets the units done (and the total when given)."""
-        if total is not None:
-            self.bar.total = total
-        self.bar.update(done - self.bar.n)
+def _number(value: float) -> str:
+    """A rate for people: 0.41, 3.5, 120."""
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
-    def count(self, outcome: str) -> None:
-        """Adds one to the tally of `outcome` shown after the bar."""
-        self._counts[outcome] = self._counts.get(outcome, 0) + 1
-        self.bar.set_postfix(self._counts, refresh=False)
 
-    def describe(self, description: str, **postfix: Any) -> None:
-        """Replaces the description (and the values shown after the bar)."""
-        self.bar.set_description(description, refresh=False)
-        if postfix:
-            self.bar.set_postfix(postfix, refresh=False)
-        self.bar.refresh()
-
-    def close(self) -> None:
-        """Closes the bar, if it was shown."""
-        if self._bar is not None:
-            self._bar.close()
+def format_duration(seconds: float) -> str:
+    """A duration for people: ``45s``, ``13m20s``, ``2h05m``."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"

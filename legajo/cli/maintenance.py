@@ -54,7 +54,7 @@ def _run_stats(args: argparse.Namespace) -> int:
         print_table(("collection", "pages", "lines", "words", "mean conf.", "errors"), rows)
         return EXIT_OK
 
-    return run_with_repository(args, stats)
+    return run_with_repository(args, stats, create=False)
 
 
 def _run_errors(args: argparse.Namespace) -> int:
@@ -72,4 +72,4 @@ def _run_errors(args: argparse.Namespace) -> int:
             print("no failed files", file=sys.stderr)
         return EXIT_OK
 
-    return run_with_repository(args, errors)
+    return run_with_repository(args, errors, create=False)

@@ -35,6 +35,7 @@ from legajo.cli.common import (
 
 if TYPE_CHECKING:
     from indexer.search.index_files import Manifest
+    from indexer.search.query import QuerySyntaxError
     from indexer.search.service import SearchResult
     from indexer.store.repository import Repository
 
@@ -79,10 +80,14 @@ def add_search_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_search(args: argparse.Namespace) -> int:
+    from indexer.search.planning import plan_of
     from indexer.search.service import QuerySyntaxError, SearchService
 
     try:
-        repository = open_repository(args)
+        plan_of(args.query)  # a malformed query is named before the database is opened
+        repository = open_repository(args, create=False)
+    except QuerySyntaxError as error:
+        return _malformed(error)
     except LegajoError as error:
         return fail(error)
     try:
@@ -97,9 +102,7 @@ def _run_search(args: argparse.Namespace) -> int:
             timeout_s=args.timeout,
         )
     except QuerySyntaxError as error:
-        print_error(f"malformed query: {error}")
-        print(error.pointer(), file=sys.stderr)
-        return EXIT_USAGE
+        return _malformed(error)
     except UnknownCollectionError as error:
         print_error(error)
         return EXIT_USAGE
@@ -114,6 +117,12 @@ def _run_search(args: argparse.Namespace) -> int:
     else:
         _print_table(result)
     return EXIT_OK
+
+
+def _malformed(error: QuerySyntaxError) -> int:
+    print_error(f"malformed query: {error}")
+    print(error.pointer(), file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _print_table(result: SearchResult) -> None:
@@ -248,7 +257,7 @@ def _run_check(args: argparse.Namespace) -> int:
 def _open(args: argparse.Namespace) -> tuple[Repository, Path] | int:
     """The repository and home folder, or the exit code when the database cannot be used."""
     try:
-        return open_repository(args), resolve_storage(args.home, args.db).home
+        return open_repository(args, create=False), resolve_storage(args.home, args.db).home
     except LegajoError as error:
         return fail(error)
 

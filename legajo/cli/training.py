@@ -24,6 +24,7 @@ from indexer.errors import OptionError
 from legajo.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_SOME_FAILED,
     EXIT_USAGE,
     USAGE_ERRORS,
     Progress,
@@ -87,9 +88,11 @@ def add_eval_command(commands: argparse._SubParsersAction) -> None:
 def _run_eval(args: argparse.Namespace) -> int:
     """Runs `legajo eval` with parsed arguments and returns the exit code.
 
-    Exit codes: 0 when every page was evaluated, 1 when some page failed (or the model or
-    its calibration could not be loaded, or no page was found), 2 for usage errors (a
-    ground-truth folder that does not exist, `--fit-calibration` without a local model).
+    Exit codes: 0 when every page was evaluated, 3 when some pages failed (the report covers
+    the others), 1 when the command could not run (the model or its calibration could not
+    be loaded, no page was found, the reliability diagram could not be written), 2 for usage
+    errors (a ground-truth folder that does not exist, `--fit-calibration` without a local
+    model).
     """
     from htr.calibration import (
         CalibrationError,
@@ -192,7 +195,9 @@ def _run_eval(args: argparse.Namespace) -> int:
             f"{report.pages + len(report.pages_failed)} pages failed",
             file=sys.stderr,
         )
-    return EXIT_FAILED if report.pages_failed or plot_error else EXIT_OK
+    if plot_error is not None:
+        return EXIT_FAILED
+    return EXIT_SOME_FAILED if report.pages_failed else EXIT_OK
 
 
 def format_report(report: EvaluationReport) -> str:
@@ -351,19 +356,18 @@ def _run_train(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"legajo train: {error}", file=sys.stderr)
         return EXIT_USAGE
-    with Progress("training", "‰", total=1000) as progress:
+    with Progress("training", "‰", total=1000, fractional=True) as progress:
 
         def show(update: TrainProgress) -> None:
             if update.phase in ("data", "validate"):
                 progress.describe(update.message or update.phase)
                 return
-            progress.move_to(int(1000 * update.fraction))
+            progress.move_to(int(1000 * update.fraction), eta_s=update.eta_s)
             progress.describe(
                 f"step {update.step}",
                 loss=_fmt(update.loss),
                 val_cer=_fmt(update.val_cer),
                 lines_s=f"{update.lines_per_s or 0:.1f}",
-                eta=f"{(update.eta_s or 0) / 60:.0f}m",
             )
 
         try:

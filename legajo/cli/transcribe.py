@@ -1,25 +1,40 @@
-"""`legajo transcribe`: page or line images to text, or to JSON with words and readings."""
+"""`legajo transcribe`: page or line images to text, or to JSON with words and readings.
+
+Inputs are walked like those of `legajo index` (`indexer.transfer.inputs`: dangling links
+and unreadable folders are failures, paths without any page image are refused) and their
+pages counted before the model reads the first one. An input that cannot be read is named
+on stderr and the others are transcribed: exit code 3.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from htr.errors import LegajoError
 from legajo.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    EXIT_SOME_FAILED,
     Progress,
     add_layout_argument,
     add_lines_argument,
     add_model_arguments,
+    fail,
     print_error,
     quiet_transformers,
     recognizer_settings,
 )
+
+if TYPE_CHECKING:
+    from htr.pipeline import PipelineSettings
+    from htr.recognizer import Recognizer
+    from indexer.transfer.inputs import InputEntry
 
 
 def add_transcribe_command(commands: argparse._SubParsersAction) -> None:
@@ -39,10 +54,16 @@ def add_transcribe_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_transcribe(args: argparse.Namespace) -> int:
-    from htr.images import iter_page_images
-    from htr.pipeline import LayoutMode, PipelineSettings, transcribe_page
+    """Runs `legajo transcribe`: exit 0, 3 when some inputs failed, 1 without a model."""
+    from htr.images import is_supported
+    from htr.pipeline import LayoutMode, PipelineSettings
     from htr.recognizer import load_recognizer
+    from indexer.transfer.inputs import walk_inputs
 
+    try:
+        entries = walk_inputs(args.images, is_supported, what="page images")
+    except LegajoError as error:
+        return fail(error)
     quiet_transformers()
     try:
         recognizer = load_recognizer(args.model, recognizer_settings(args))
@@ -50,40 +71,90 @@ def _run_transcribe(args: argparse.Namespace) -> int:
         print_error(error)
         return EXIT_FAILED
     settings = PipelineSettings(layout=LayoutMode(args.layout), whole_image=args.lines)
-    inputs = list(expand_inputs(args.images))
-    pages = []
+    pages: list[dict[str, Any]] = []
     failed = 0
-    with Progress("transcribing", "file", total=len(inputs)) as progress:
-        for path in inputs:
-            try:
-                for page_image in iter_page_images(path):
-                    page = transcribe_page(page_image, recognizer, settings)
-                    if args.json:
-                        pages.append(page.to_dict())
-                    else:
-                        _print_text(page.image, page.frame, page.text)
-            except LegajoError as error:
+    with Progress("transcribing", "page") as progress:
+        inputs = count_pages(entries)
+        progress.set_total(sum(item.frames for item in inputs))
+        for item in inputs:
+            if not _transcribe_input(item, recognizer, settings, progress, pages, args.json):
                 failed += 1
-                print_error(error)
-            progress.advance()
     if args.json:
         json.dump(pages, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     if failed:
         print(f"legajo: {failed} of {len(inputs)} inputs failed", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_SOME_FAILED
     return EXIT_OK
 
 
-def expand_inputs(paths: Sequence[Path]) -> Iterator[Path]:
-    """Yields files as given, and the supported files of folders, recursively and sorted."""
-    from htr.images import is_supported
+@dataclass(frozen=True, slots=True)
+class CountedInput:
+    """An input with its pages counted, or the error that makes it fail.
 
-    for path in paths:
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and is_supported(p))
-        else:
-            yield path
+    Attributes:
+        path: The file.
+        frames: Its pages; 1 when they cannot be counted.
+        error: Why it cannot be read, None when it can (it may still fail later).
+    """
+
+    path: Path
+    frames: int
+    error: LegajoError | None = None
+
+
+def count_pages(entries: Sequence[InputEntry]) -> list[CountedInput]:
+    """Counts the pages of every input from its headers, without decoding any image."""
+    from htr.images import count_frames
+
+    counted = []
+    for entry in entries:
+        if entry.error is not None:
+            counted.append(CountedInput(entry.path, 1, entry.error))
+            continue
+        try:
+            counted.append(CountedInput(entry.path, count_frames(entry.path)))
+        except LegajoError as error:
+            counted.append(CountedInput(entry.path, 1, error))
+    return counted
+
+
+def _transcribe_input(
+    item: CountedInput,
+    recognizer: Recognizer,
+    settings: PipelineSettings,
+    progress: Progress,
+    pages: list[dict[str, Any]],
+    as_json: bool,
+) -> bool:
+    """Transcribes the pages of one input and prints them (or keeps them for the JSON).
+
+    Returns:
+        False when the input failed (the error is printed).
+    """
+    from htr.images import iter_page_images
+    from htr.pipeline import transcribe_page
+
+    done = 0
+    error = item.error
+    if error is None:
+        try:
+            for page_image in iter_page_images(item.path):
+                page = transcribe_page(page_image, recognizer, settings)
+                if as_json:
+                    pages.append(page.to_dict())
+                else:
+                    _print_text(page.image, page.frame, page.text)
+                done += 1
+                progress.advance()
+        except LegajoError as raised:
+            error = raised
+    if error is None:
+        return True
+    print_error(error)
+    progress.count("failed")
+    progress.advance(max(1, item.frames - done))
+    return False
 
 
 def _print_text(image: str, frame: int, text: str) -> None:

@@ -18,7 +18,12 @@ from pathlib import Path
 from types import FrameType
 
 from htr.errors import LegajoError
-from indexer.errors import DatabaseOpenError, DatabaseUrlError, IndexerError
+from indexer.errors import (
+    DatabaseMissingError,
+    DatabaseOpenError,
+    DatabaseUrlError,
+    IndexerError,
+)
 from indexer.settings import StorageSettings, resolve_storage
 from legajo.cli.common import EXIT_FAILED, EXIT_USAGE, add_storage_arguments, print_error
 from ui.config import APP_SCRIPT, UI_LANGUAGES, ui_environment
@@ -110,24 +115,20 @@ def check_database(storage: StorageSettings, *, read_only: bool) -> None:
 
     Raises:
         DatabaseUrlError: If the URL is malformed.
-        DatabaseOpenError: If the database cannot be opened or, read-only, is missing or
-            out of date.
+        DatabaseMissingError: If, read-only, there is no database or it holds no legajo
+            tables.
+        DatabaseOpenError: If the database cannot be opened or, read-only, is out of date.
     """
-    from indexer.store.db import head_revision, open_database, parse_url, schema_revision
+    from indexer.store.db import open_database, open_existing_database
 
-    url = parse_url(storage.database_url)
-    missing = url.database in (None, "", ":memory:") or not Path(url.database or "").is_file()
-    if read_only and url.get_backend_name() == "sqlite" and missing:
-        raise DatabaseOpenError(f"--read-only: there is no database at {url.database}")
-    database = open_database(storage.database_url, migrate=not read_only)
+    if not read_only:
+        open_database(storage.database_url).close()
+        return
     try:
-        if read_only and schema_revision(database) != head_revision():
-            raise DatabaseOpenError(
-                f"--read-only: database {database.url} is not at the latest schema; "
-                "open it once without --read-only (or run legajo index) to upgrade it"
-            )
-    finally:
-        database.close()
+        database = open_existing_database(storage.database_url, upgrade=False)
+    except DatabaseOpenError as error:  # DatabaseMissingError included
+        raise type(error)(f"--read-only: {error}") from error
+    database.close()
 
 
 def run_streamlit(command: list[str], environment: Mapping[str, str]) -> int:
@@ -160,7 +161,7 @@ def _run_ui(args: argparse.Namespace) -> int:
         if importlib.util.find_spec("streamlit") is None:
             raise UiUnavailableError("streamlit is not installed")
         check_database(storage, read_only=args.read_only)
-    except DatabaseUrlError as error:
+    except (DatabaseUrlError, DatabaseMissingError) as error:
         print_error(error)
         return EXIT_USAGE
     except LegajoError as error:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from legajo.cli.main import build_parser, main
 
@@ -49,7 +50,31 @@ ERROR_CASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("train zero steps", ("train", "--out", "<TMP>/run", "--steps", "0")),
     ("check empty home", ("check", "--home", "<TMP>/home")),
     ("ui bad port", ("ui", "--port", "x")),
+    (
+        "errors unknown collection in a home",
+        ("errors", "--collection", "nope", "--home", "<TMP>/made"),
+    ),
+    (
+        "export unknown collection in a home",
+        (
+            "export",
+            "--format",
+            "txt",
+            "--out",
+            "<TMP>/out",
+            "--collection",
+            "nope",
+            "--home",
+            "<TMP>/made",
+        ),
+    ),
+    ("check fresh home", ("check", "--home", "<TMP>/made")),
+    (
+        "transcribe page, missing model",
+        ("transcribe", "<TMP>/page.png", "--model", "<TMP>/nomodel"),
+    ),
 )
+"""<TMP>/made is a home with an empty database; <TMP>/page.png a blank page image."""
 
 
 def _commands() -> list[str]:
@@ -110,11 +135,20 @@ def test_exit_codes_and_messages_are_unchanged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    _make_home(tmp_path / "made")
+    Image.new("RGB", (40, 20), "white").save(tmp_path / "page.png")
     outcomes = {name: _run(argv, tmp_path, capsys) for name, argv in ERROR_CASES}
     if UPDATE:
         _update("errors", outcomes)
         return
     assert outcomes == golden["errors"]
+
+
+def _make_home(home: Path) -> None:
+    from indexer.store.db import open_database
+
+    home.mkdir()
+    open_database(f"sqlite:///{home / 'legajo.db'}").close()
 
 
 def _update(key: str, value: object) -> None:

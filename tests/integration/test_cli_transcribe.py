@@ -111,17 +111,19 @@ def test_bad_files_are_named_and_the_rest_is_still_read(
         str(good),
         str(fake),
         str(truncated),
-        str(tmp_path / "missing.png"),
         "--lines",
         "--json",
         "--model",
         str(memorised_checkpoint),
     )
-    assert code == 1
+    assert code == 3  # some inputs failed, the others were transcribed
     assert [p["lines"][0]["text"] for p in pages] == ["amen"]
-    for name in ("empty.jpg", "notes.jpg", "cut.jpg", "missing.png"):
+    for name in ("empty.jpg", "notes.jpg", "cut.jpg"):
         assert name in err
-    assert "4 of 5 inputs failed" in err
+    assert "3 of 4 inputs failed" in err
+    # A path that does not exist is a usage error, as for `legajo index`.
+    code, _, err = run_cli(capsys, str(good), str(tmp_path / "missing.png"), "--lines")
+    assert code == 2 and "missing.png" in err
 
 
 def test_xml_layout_required_but_missing(
@@ -130,7 +132,7 @@ def test_xml_layout_required_but_missing(
     page = tmp_path / "page.jpg"
     shutil.copy(SAMPLES / "bnf-esp-225_chansonnier_cat_fv.jpg", page)
     code, _, err = run_cli(capsys, str(page), "--layout", "xml", "--model", str(tiny_checkpoint))
-    assert code == 1
+    assert code == 3  # the input failed (every input, here)
     assert "page.jpg" in err and "PAGE or ALTO" in err
 
 

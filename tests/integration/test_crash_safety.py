@@ -89,6 +89,8 @@ def test_kill_9_mid_batch_then_rerun_indexes_every_page_once(
     check_consistent(repository, expected)
     texts = [repository.load_page(p.id).text for p in repository.pages()]
     assert sorted(set(texts)) == sorted(MEMORISED_TEXTS)  # the memorised model reads them
+    # The rerun found the killed run's process gone and marked it.
+    assert [r.status for r in repository.runs()] == ["interrupted", "finished"]
     repository.database.close()
 
 

@@ -266,7 +266,7 @@ def test_cli_text_output_and_failures(
     exact_page(tmp_path / "gt" / "ms", "p2")
     model = ("--model", str(memorised_checkpoint), "--beams", "1")
     code, out, err = run_eval(capsys, "--gt", str(tmp_path / "gt"), *model)
-    assert code == 1
+    assert code == 3  # some pages failed, the report covers the others
     assert "p1.png" in err and "1 of 2 pages failed" in err
     assert "main zone" in out and "ECE" in out
     code, _, err = run_eval(capsys, "--gt", str(tmp_path / "nowhere"), *model)

@@ -232,6 +232,10 @@ def test_broken_files_are_named_and_the_rest_imported(
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    code, _, err = export(capsys, "page", tmp_path / "out", "--db", db)
+    assert code == 2 and "no database at" in err  # export only reads: it creates nothing
+    assert not (tmp_path / "db.sqlite").exists() and not (tmp_path / "out").exists()
+    open_database(db).close()
     assert run(capsys, "import", str(tmp_path / "missing"), "--db", db)[0] == 2
     assert run(capsys, "import", str(tmp_path), "--db", "not a url")[0] == 2
     code, _, err = export(capsys, "page", tmp_path, "--db", db, "--collection", "nope")
@@ -242,7 +246,8 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     with pytest.raises(SystemExit) as exit_info:
         main(["export", "--format", "docx", "--out", str(tmp_path)])
     assert exit_info.value.code == 2
-    assert run(capsys, "import", str(tmp_path), "--db", db)[0] == 0  # nothing to import
+    code, _, err = run(capsys, "import", str(tmp_path), "--db", db)
+    assert code == 2 and "no XML files in" in err  # nothing to import
 
 
 # --- export ---------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from htr.errors import RecognitionError
 from htr.images import PageImage, load_page_images
 from htr.pipeline import PipelineSettings, find_lines
 from htr.recognizer import LineReading
+from indexer.settings import sqlite_url
 from indexer.store.db import open_database
 from indexer.store.repository import Repository
 from indexer.transfer.ingest import EventKind, IndexSettings, OnError, ProgressEvent, index_paths
@@ -246,9 +247,12 @@ def test_index_paths_reports_progress_events(tmp_path: Path) -> None:
     report = index_paths([folder], repository, FixedRecognizer(), settings, events.append)
     assert (report.files, report.indexed, report.skipped, report.failed) == (4, 3, 0, 1)
     assert [e.kind for e in events] == [
+        *[EventKind.FILE_COUNTED] * 4,  # every file's pages counted first...
+        EventKind.PAGES_COUNTED,  # ...so the total is known before the first page
         *[EventKind.FILE_STARTED, EventKind.PAGE_INDEXED] * 3,
         EventKind.FAILED,
     ]
+    assert events[4].frames == 4  # three pages, and one for the file that cannot be counted
     assert events[-1].path.name == "3.png" and events[-1].reason
     stored = repository.load_page(repository.pages()[0].id)
     assert stored.text == "amen" and stored.lines[0].alternatives == (Alternative("amen", 1.0),)
@@ -264,6 +268,9 @@ def test_index_paths_reports_progress_events(tmp_path: Path) -> None:
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["index", str(tmp_path / "missing"), "--home", str(tmp_path)]) == 2
     assert "missing" in capsys.readouterr().err
+    assert main(["index", str(tmp_path), "--home", str(tmp_path)]) == 2
+    assert "no page images in" in capsys.readouterr().err
+    render_line("amen").save(tmp_path / "page.png")
     assert main(["index", str(tmp_path), "--db", "not a url"]) == 2
     assert "not a url" in capsys.readouterr().err
     assert main(["stats", "--home", str(tmp_path), "--collection", "nope"]) == 2
@@ -277,13 +284,24 @@ def test_home_and_environment_choose_the_database(
 ) -> None:
     monkeypatch.setenv("LEGAJO_HOME", str(tmp_path / "env-home"))
     monkeypatch.delenv("LEGAJO_DB", raising=False)
+    # Commands that only read create nothing: each names the home or database it looked for.
+    assert main(["stats"]) == 2
+    assert f"no legajo home folder at {tmp_path / 'env-home'}" in capsys.readouterr().err
+    assert main(["errors", "--home", str(tmp_path / "flag-home")]) == 2
+    assert f"no legajo home folder at {tmp_path / 'flag-home'}" in capsys.readouterr().err
+    monkeypatch.setenv("LEGAJO_DB", f"sqlite:///{tmp_path / 'env.db'}")
+    assert main(["stats", "--home", str(tmp_path / "ignored")]) == 2
+    assert f"no database at {tmp_path / 'env.db'}" in capsys.readouterr().err
+    # Once they exist, they are the ones used.
+    for path in (tmp_path / "env-home" / "legajo.db", tmp_path / "flag-home" / "legajo.db"):
+        open_database(sqlite_url(path)).close()
+    monkeypatch.delenv("LEGAJO_DB")
     assert main(["stats"]) == 0
-    assert (tmp_path / "env-home" / "legajo.db").exists()
     assert main(["errors", "--home", str(tmp_path / "flag-home")]) == 0
-    assert (tmp_path / "flag-home" / "legajo.db").exists()
+    open_database(sqlite_url(tmp_path / "env.db")).close()
     monkeypatch.setenv("LEGAJO_DB", f"sqlite:///{tmp_path / 'env.db'}")
     assert main(["stats", "--home", str(tmp_path / "ignored")]) == 0
-    assert (tmp_path / "env.db").exists() and not (tmp_path / "ignored").exists()
+    assert not (tmp_path / "ignored").exists()
     capsys.readouterr()
 
 

@@ -79,5 +79,5 @@ def test_a_bad_database_stops_the_command(
 ) -> None:
     parser = build_parser()
     code = run_command_line(parser, ["ui", "--home", str(tmp_path), "--read-only"])
-    assert code == 1
+    assert code == 2  # a database that does not exist, given to a command that only reads
     assert "no database" in capsys.readouterr().err
