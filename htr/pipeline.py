@@ -19,7 +19,8 @@ from htr.layout.common import LayoutFile
 from htr.layout.files import LayoutSearch, read_layout_file, search_layout_file
 from htr.line_images import crop_line
 from htr.recognizer import LineReading, Recognizer
-from htr.segmentation import PlausibilityLimits, SegmentationSettings, segment_page_checked
+from htr.segmentation import SegmentationSettings
+from htr.segmentation_check import PlausibilityLimits, segment_page_checked
 from htr.types import BBox
 from htr.word_boxes import word_boxes
 

@@ -21,7 +21,7 @@ from htr.images import iter_page_images
 from htr.pipeline import stored_pdf_dpi
 from indexer.errors import ImagePathRefusedError
 from indexer.store.repository import Repository
-from indexer.transfer.importer import stored_image_path
+from indexer.transfer.transcriptions import stored_image_path
 
 logger = logging.getLogger(__name__)
 

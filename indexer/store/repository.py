@@ -19,11 +19,9 @@ model revision) makes storing idempotent: a second copy of a page, from a rerun 
 second process indexing the same folder, is refused by the database and reported as
 `StoreOutcome.ALREADY_PRESENT`.
 
-Search (issue 5): `store_page`, `correct_line` and `confirm_line` also write, in the same
-transaction, the line's word probabilities (`indexer.store.word_index`) and one `search_changes`
-row per line stored, corrected, confirmed or deleted: the change feed that keeps the FAISS
-indexes fresh (`indexer.store.search_writer`). The read side of search is
-`indexer.store.search_reader.SearchReader`, opened by `Repository.search_reader`.
+For search, `store_page`, `correct_line` and `confirm_line` also write, in the same
+transaction, the line's word probabilities and one `search_changes` row per line changed:
+the feed that keeps the FAISS indexes fresh. `Repository.search_reader` opens the read side.
 """
 
 from __future__ import annotations
@@ -44,7 +42,6 @@ from indexer.errors import LineNotFoundError, UnknownCollectionError
 from indexer.store.db import Database
 from indexer.store.orm import (
     PAGE_INDEXED,
-    RUN_RUNNING,
     CollectionRow,
     CorrectionRow,
     FileErrorRow,
@@ -53,7 +50,6 @@ from indexer.store.orm import (
     ProcessingRunRow,
     SearchChangeRow,
     WordFormRow,
-    utc_now,
 )
 from indexer.store.page_writes import write_failure, write_page
 from indexer.store.records import (
@@ -77,7 +73,13 @@ from indexer.store.row_mapping import (
     run_record,
     stored_line,
 )
-from indexer.store.runs import HEARTBEAT_INTERVAL_S, current_owner, mark_interrupted_runs
+from indexer.store.runs import (
+    HEARTBEAT_INTERVAL_S,
+    current_owner,
+    insert_run,
+    mark_interrupted_runs,
+    touch_run,
+)
 from indexer.store.search_feed import read_changes, stream_line_texts, stream_word_forms
 from indexer.store.search_reader import SearchReader
 from indexer.store.statistics import ARCHIVE_TABLES, SEARCH_TABLES, collection_stats, row_counts
@@ -175,28 +177,12 @@ class Repository:
             step: The recognizer's provenance record (model id, revision, its settings).
             settings: Further settings of the run (layout, on-error...), JSON-compatible.
         """
-        model = ModelKey.of(step)
         owner = current_owner()
         with self._db.write() as session:
             mark_interrupted_runs(session, owner)
-            now = utc_now()
-            row = ProcessingRunRow(
-                collection_id=collection_id,
-                kind=kind,
-                model_id=model.model_id,
-                model_revision=model.revision,
-                software=step.software,
-                settings={"recognizer": dict(step.settings), **dict(settings)},
-                status=RUN_RUNNING,
-                started_at=now,
-                host=owner.host,
-                pid=owner.pid,
-                heartbeat_at=now,
-            )
-            session.add(row)
-            session.flush()
-            self._heartbeats[row.id] = time.monotonic()
-            return row.id
+            run_id = insert_run(session, collection_id, kind, step, settings, owner)
+        self._heartbeats[run_id] = time.monotonic()
+        return run_id
 
     def beat_run(self, run_id: int) -> None:
         """Renews a running run's heartbeat, at most every minute (cheap to call often).
@@ -211,11 +197,7 @@ class Repository:
         self._heartbeats[run_id] = now
         try:
             with self._db.write() as session:
-                session.execute(
-                    update(ProcessingRunRow)
-                    .where(ProcessingRunRow.id == run_id)
-                    .values(heartbeat_at=utc_now())
-                )
+                touch_run(session, run_id)
         except LegajoError as error:
             logger.warning("could not renew the heartbeat of run %d: %s", run_id, error)
 
@@ -223,11 +205,7 @@ class Repository:
         """Records the end of a run (``"finished"`` or ``"aborted"``)."""
         self._heartbeats.pop(run_id, None)
         with self._db.write() as session:
-            session.execute(
-                update(ProcessingRunRow)
-                .where(ProcessingRunRow.id == run_id)
-                .values(status=status, finished_at=utc_now(), heartbeat_at=utc_now())
-            )
+            touch_run(session, run_id, status)
 
     def runs(self, collection: str | None = None) -> list[RunRecord]:
         """The processing runs, oldest first, optionally of one collection."""

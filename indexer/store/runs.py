@@ -26,13 +26,17 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from htr.document import ProcessingStep
 from indexer.store.orm import RUN_INTERRUPTED, RUN_RUNNING, ProcessingRunRow, utc_now
+from indexer.store.records import ModelKey
 
 logger = logging.getLogger(__name__)
 
@@ -194,3 +198,50 @@ def host_boot_time() -> dt.datetime | None:
 def as_utc(value: dt.datetime) -> dt.datetime:
     """A stored time as timezone-aware UTC (SQLite returns naive UTC times)."""
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def insert_run(
+    session: Session,
+    collection_id: int,
+    kind: str,
+    step: ProcessingStep,
+    settings: Mapping[str, Any],
+    owner: RunOwner,
+) -> int:
+    """Writes the row of a run that starts now, owned by `owner`; returns its id.
+
+    Args:
+        session: The write transaction.
+        collection_id: The collection it works on.
+        kind: What it does, e.g. ``"index"``.
+        step: The recognizer's provenance record (model id, revision, its settings).
+        settings: Further settings of the run, JSON-compatible.
+        owner: The process that runs it (`current_owner`).
+    """
+    now = utc_now()
+    model = ModelKey.of(step)
+    row = ProcessingRunRow(
+        collection_id=collection_id,
+        kind=kind,
+        model_id=model.model_id,
+        model_revision=model.revision,
+        software=step.software,
+        settings={"recognizer": dict(step.settings), **dict(settings)},
+        status=RUN_RUNNING,
+        started_at=now,
+        host=owner.host,
+        pid=owner.pid,
+        heartbeat_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def touch_run(session: Session, run_id: int, status: str | None = None) -> None:
+    """Renews a run's heartbeat and, with `status`, records its end now."""
+    now = utc_now()
+    values: dict[str, Any] = {"heartbeat_at": now}
+    if status is not None:
+        values |= {"status": status, "finished_at": now}
+    session.execute(update(ProcessingRunRow).where(ProcessingRunRow.id == run_id).values(values))

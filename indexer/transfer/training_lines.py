@@ -38,8 +38,8 @@ from htr.training.config import TrainingError
 from htr.training.data import LineSample, LineSet, line_samples
 from indexer.errors import ImagePathRefusedError
 from indexer.store.repository import Repository, VerifiedLine
-from indexer.transfer.importer import IMPORT_MODEL, IMPORT_STEP, stored_image_path
 from indexer.transfer.ingest import hash_file
+from indexer.transfer.transcriptions import IMPORT_MODEL, IMPORT_STEP, stored_image_path
 
 logger = logging.getLogger(__name__)
 

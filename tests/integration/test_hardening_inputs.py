@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from htr.images import load_page_images, to_grey
-from htr.segmentation import segment_page_checked
+from htr.segmentation_check import segment_page_checked
 from legajo.cli.main import main
 from tests.conftest import render_line
 

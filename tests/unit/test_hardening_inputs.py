@@ -37,12 +37,8 @@ from htr.pipeline import (
 )
 from htr.reading import RecognizerSettings
 from htr.recognizer import LineReading, load_recognizer
-from htr.segmentation import (
-    PlausibilityLimits,
-    check_segmentation,
-    segment_page,
-    segment_page_checked,
-)
+from htr.segmentation import segment_page
+from htr.segmentation_check import PlausibilityLimits, check_segmentation, segment_page_checked
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
 PAGE_2019 = "http://schema.primaresearch.org/PAGE/gts/pagecontent/2019-07-15"
