@@ -84,3 +84,26 @@ def test_transcribe_a_sample_page_with_the_bundled_model() -> None:
     assert len(page.lines) > 5
     assert sum(len(line.text) for line in page.lines) > 100
     assert all(0.0 <= word.confidence <= 1.0 for line in page.lines for word in line.words)
+
+
+def test_the_api_prints_no_progress_bar(tmp_path: Path) -> None:
+    """A library prints nothing: transformers' "Loading weights" bar stays off stderr."""
+    import subprocess
+    import sys
+
+    render_line(MEMORISED_TEXTS[0]).save(tmp_path / "line.png")
+    code = (
+        "import sys, legajo; from htr.reading import RecognizerSettings; "
+        "from transformers.utils import logging; "
+        "pages = legajo.transcribe(sys.argv[1], lines=True, settings=RecognizerSettings(1, 1)); "
+        "assert logging.is_progress_bar_enabled(); print(len(pages))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "line.png")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert run.stdout.strip() == "1"
+    assert "Loading weights" not in run.stderr and "%|" not in run.stderr, run.stderr
