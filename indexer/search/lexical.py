@@ -60,6 +60,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from htr.atomic_files import write_atomically
+from htr.metrics import edit_distance as levenshtein
 from indexer.errors import IndexFileError
 
 logger = logging.getLogger(__name__)
@@ -354,15 +355,10 @@ def similarities(word: str, forms: Sequence[str], *, min_similarity: float = 0.0
     return 1.0 - distances / np.maximum(longest, 1)
 
 
-def levenshtein(a: str, b: str) -> int:
-    """Edit distance: fewest insertions, deletions and substitutions turning `a` into `b`."""
-    return int(Levenshtein.distance(a, b))
-
-
 def levenshtein_many(
     word: str, forms: Sequence[str], *, score_cutoff: int | None = None
 ) -> np.ndarray:
-    """`levenshtein` from a word to each of many forms, in one call to rapidfuzz.
+    """`levenshtein` (`htr.metrics.edit_distance`) from a word to many forms, in one call.
 
     Args:
         word: The word.
