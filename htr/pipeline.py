@@ -325,19 +325,35 @@ def transcribe_page(
     """
     settings = settings or PipelineSettings()
     lines, layout_step = find_lines(page, settings)
-    crops = [crop_line(page.image, line) for line in lines]
-    readings = recognizer.recognize(crops)
-    read_lines = tuple(
-        _with_reading(line, crop, reading)
-        for line, crop, reading in zip(lines, crops, readings, strict=True)
-    )
     return Page(
         image=str(page.source),
         frame=page.frame,
         width=page.image.width,
         height=page.image.height,
-        lines=read_lines,
+        lines=read_lines(page.image, lines, recognizer),
         steps=(layout_step, recognizer.processing_step()),
+    )
+
+
+def read_lines(
+    image: Image.Image, lines: Sequence[Line], recognizer: Recognizer
+) -> tuple[Line, ...]:
+    """Reads lines whose place on a page image is known (`transcribe_page`, `legajo reread`).
+
+    Args:
+        image: The page image.
+        lines: The lines, with their polygons and boxes.
+        recognizer: The line recognizer.
+
+    Returns:
+        The lines with text, confidence, words (placed inside each line's box) and
+        alternative readings; geometry, ids and zones as given.
+    """
+    crops = [crop_line(image, line) for line in lines]
+    readings = recognizer.recognize(crops)
+    return tuple(
+        _with_reading(line, crop, reading)
+        for line, crop, reading in zip(lines, crops, readings, strict=True)
     )
 
 

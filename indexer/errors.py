@@ -31,6 +31,10 @@ class UnknownCollectionError(IndexerError):
     """A collection name was asked for that the database does not hold."""
 
 
+class UnknownModelError(IndexerError):
+    """A model name was asked for that the home's model registry does not hold."""
+
+
 class LineNotFoundError(IndexerError):
     """A line id was asked for that the database does not hold."""
 

@@ -62,6 +62,23 @@ def line_height(processor: Any) -> int:
     return FOREIGN_LINE_HEIGHT
 
 
+def checkpoint_line_height(source: str | Path) -> int:
+    """The height lines are cut at to train or validate a checkpoint (see `line_height`).
+
+    Raises:
+        TrainingError: If the checkpoint's processor cannot be loaded.
+    """
+    from transformers import AutoProcessor
+
+    import htr.line_model  # noqa: F401  (registers the line processor with the Auto classes)
+
+    try:
+        processor = AutoProcessor.from_pretrained(source)
+    except Exception as error:  # transformers raises many types; all mean "cannot load"
+        raise TrainingError(f"cannot load the processor of {source}: {error}") from error
+    return line_height(processor)
+
+
 def warn_unknown_characters(processor: Any, texts: Sequence[str]) -> None:
     """Logs the characters of `texts` that a checkpoint's tokenizer reads as ``<unk>``."""
     unknown = {c for t in texts for c in t} - set(processor.tokenizer.get_vocab())

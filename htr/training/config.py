@@ -60,6 +60,8 @@ class TrainConfig:
             on. When empty, a tenth of the manuscript folders of all ground truth is held out.
         extra_lines: Readers of further ground-truth lines (e.g. the corrections stored in
             the database, `indexer.transfer.training_lines`), called once with the line height.
+        held_out: Readers of validation lines only, called like `extra_lines`. With them (or
+            `val`), no manuscript folder is held out automatically.
         synthetic: Number of synthetic lines to render and mix in.
         base: Checkpoint to fine-tune; None trains a new line model from scratch.
         run_dir: Where checkpoints, trainer state and the log go; default ``<out>.run``.
@@ -76,6 +78,8 @@ class TrainConfig:
             (linear in between).
         augment: Randomly degrade training lines (`htr.training.data.augment`).
         checkpoint_minutes: Save, validate and keep the best this often.
+        patience: Stop early after this many validations in a row without a better CER
+            (None: train to the end of the budget).
         val_lines: How many validation lines the periodic checks read (all at the end).
         resume: Continue the run in `run_dir` from its trainer state.
         seed: Seed of data order, augmentation and initialisation.
@@ -92,6 +96,7 @@ class TrainConfig:
     gt: tuple[Path, ...] = ()
     val: tuple[Path, ...] = ()
     extra_lines: tuple[LineSetReader, ...] = ()
+    held_out: tuple[LineSetReader, ...] = ()
     synthetic: int = 0
     base: Path | None = None
     run_dir: Path | None = None
@@ -106,6 +111,7 @@ class TrainConfig:
     synthetic_share: tuple[float, float] = (0.4, 0.1)
     augment: bool = True
     checkpoint_minutes: float = 10.0
+    patience: int | None = None
     val_lines: int = 200
     resume: bool = False
     seed: int = 0
@@ -123,6 +129,8 @@ class TrainConfig:
             raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
         if not 0.0 <= self.ctc_weight <= 1.0:
             raise ValueError(f"ctc_weight must be in [0, 1], not {self.ctc_weight}")
+        if self.patience is not None and self.patience < 1:
+            raise ValueError(f"patience must be at least 1, not {self.patience}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
 

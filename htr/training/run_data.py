@@ -78,17 +78,28 @@ def load_training_data(config: TrainConfig, report: ProgressCallback, height: in
         line_set = read(height)
         line_sets.append(line_set)
         samples.extend(line_set.lines)
-    train_lines, val_lines = split_by_manuscript(samples, config.val, seed=config.seed)
+    held_sets = []
+    for read in config.held_out:
+        report(TrainProgress("data", message="reading held-out lines"))
+        held_sets.append(read(height))
+    val_lines: list[LineSample]
+    if held_sets and not config.val:
+        train_lines, val_lines = samples, []
+    else:
+        train_lines, val_lines = split_by_manuscript(samples, config.val, seed=config.seed)
     held = {s.source for s in val_lines}
+    for held_set in held_sets:
+        val_lines.extend(held_set.lines)
+        line_sets.append(held_set)
     uses = tuple(
         LineSetUse(
             line_set.description,
             train=sum(s.source not in held for s in line_set.lines),
             val=sum(s.source in held for s in line_set.lines),
         )
-        for line_set in line_sets
-    )
-    if not val_lines and train_lines and not config.val:
+        for line_set in line_sets[: len(line_sets) - len(held_sets)]
+    ) + tuple(LineSetUse(h.description, train=0, val=len(h.lines)) for h in held_sets)
+    if not val_lines and train_lines and not config.val and not held_sets:
         logger.warning("only one manuscript folder: no validation lines")
     report(TrainProgress("data", message=f"rendering {config.synthetic} synthetic lines"))
     synthetic = synthetic_lines(

@@ -382,7 +382,22 @@ class _Trainer:
                 self.checkpoint(report, running)
                 last_checkpoint = self.elapsed
                 tick = time.monotonic()
+                if self.out_of_patience():
+                    logger.info(
+                        "stopping early at step %d: no better validation CER in %d checks",
+                        self.step,
+                        config.patience,
+                    )
+                    return
         self.checkpoint(report, running)
+
+    def out_of_patience(self) -> bool:
+        """True when the last `patience` validations found no better CER than before them."""
+        patience = self.config.patience
+        scores = [r["val_cer"] for r in self.history if r.get("val_cer") is not None]
+        if patience is None or len(scores) <= patience:
+            return False
+        return min(scores[-patience:]) >= min(scores[:-patience])
 
     def _progress(self, phase: str, running: dict[str, float], speed: float) -> TrainProgress:
         fraction = self.fraction()

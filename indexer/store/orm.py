@@ -80,6 +80,9 @@ class CollectionRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     variants: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     """Whether search folds early-modern spelling variants for this collection."""
+    active_model: Mapped[str | None] = mapped_column(String(200))
+    """The `ModelRow.name` that reads this collection's pages; None for the bundled model
+    (migration 0006)."""
 
 
 class ProcessingRunRow(Base):
@@ -105,6 +108,42 @@ class ProcessingRunRow(Base):
     """The process id of that process on that host."""
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     """When the process last showed it was alive (at most every minute while it works)."""
+
+
+class ModelRow(Base):
+    """A model trained in this home (`legajo adapt`), with where it came from and how good it is.
+
+    Attributes:
+        name: The name people use (``legajo models activate NAME``).
+        path: The checkpoint folder.
+        model_id: The model id pages read by it record (`PageRow.model_id`).
+        model_revision: Its revision (a digest of its weights).
+        parent_id: The model id of the model it was fine-tuned from.
+        parent_revision: That model's revision.
+        collection_id: The collection whose verified lines it was trained on.
+        minutes: Wall-clock minutes of the training.
+        training: What it was trained and measured on (lines, pages held back, settings).
+        cer_before: CER of the parent model on the held-back lines.
+        cer_after: CER of this model on the same lines.
+    """
+
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    path: Mapped[str] = mapped_column(Text)
+    model_id: Mapped[str] = mapped_column(String(1000))
+    model_revision: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[str | None] = mapped_column(String(1000))
+    parent_revision: Mapped[str | None] = mapped_column(String(200))
+    collection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("collections.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    minutes: Mapped[float] = mapped_column(Float)
+    training: Mapped[dict[str, Any]] = mapped_column(JSON)
+    cer_before: Mapped[float | None] = mapped_column(Float)
+    cer_after: Mapped[float | None] = mapped_column(Float)
 
 
 class PageRow(Base):
@@ -227,6 +266,27 @@ class CorrectionRow(Base):
     new_text: Mapped[str] = mapped_column(Text)
     editor: Mapped[str] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class LineReadingRow(Base):
+    """One machine reading of a line, by one model: a line reread by another model keeps both.
+
+    Written by `legajo reread` (`indexer.store.rereading`): the reading a line had before its
+    first reread is recorded then, with the model and time of its page's indexing.
+    """
+
+    __tablename__ = "line_readings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Float)
+    model_id: Mapped[str] = mapped_column(String(1000))
+    model_revision: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("processing_runs.id", ondelete="SET NULL")
+    )
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 

@@ -3,14 +3,18 @@
 `indexer.store.repository.Repository.store_page` and `record_failure` open the transaction
 and handle a page stored meanwhile by another process; the functions here do the writing.
 A page is keyed by (collection, content hash, frame, model id, model revision): see
-`indexer.store.orm`.
+`indexer.store.orm`. One frame holds at most one machine reading, though: a page that another
+model read is not stored a second time (`StoreOutcome.READ_BY_OTHER_MODEL`; `legajo reread`
+reads it again in place), and ``--force`` replaces that reading in place unless people
+corrected it. Imported transcriptions (`IMPORT_MODEL`) are not machine readings and live
+beside it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement
 
@@ -24,9 +28,9 @@ from indexer.store.orm import (
     PageRow,
     utc_now,
 )
-from indexer.store.records import ModelKey, SourceFile, StoreOutcome
+from indexer.store.records import IMPORT_MODEL, ModelKey, SourceFile, StoreOutcome
 from indexer.store.row_mapping import line_row
-from indexer.store.search_writer import machine_forms, write_search_index
+from indexer.store.search_writer import lock_search_writers, machine_forms, write_search_index
 
 
 def write_page(
@@ -44,12 +48,23 @@ def write_page(
     Args are those of `Repository.store_page`, `session` its write transaction.
 
     Returns:
-        What was done; nothing is written for `StoreOutcome.ALREADY_PRESENT` and
-        `StoreOutcome.KEPT_CORRECTED`.
+        What was done; nothing is written for `StoreOutcome.ALREADY_PRESENT`,
+        `StoreOutcome.KEPT_CORRECTED` and `StoreOutcome.READ_BY_OTHER_MODEL`.
     """
+    # Two writers reading a frame with two models must not both find it absent.
+    lock_search_writers(session)
     existing = session.scalars(
         _page_key_query(collection_id, source.sha256, page.frame, model).with_for_update()
     ).one_or_none()
+    if model != IMPORT_MODEL and (existing is None or existing.status != PAGE_INDEXED):
+        other = other_reading(session, collection_id, source.sha256, page.frame)
+        if other is not None:
+            if not replace:
+                return StoreOutcome.READ_BY_OTHER_MODEL
+            if existing is not None:  # this model's failed try gives way to the reading
+                session.delete(existing)
+                session.flush()
+            existing = other
     replaced_lines: list[int] = []
     if existing is None:
         row = PageRow(
@@ -72,6 +87,7 @@ def write_page(
         session.expire(existing, ["lines"])
         row = existing
         outcome = StoreOutcome.REPLACED if existing.status == PAGE_INDEXED else StoreOutcome.STORED
+    row.model_id, row.model_revision = model.model_id, model.revision
     row.run_id = run_id
     row.source_path = source.path
     row.size_bytes = source.size_bytes
@@ -82,7 +98,7 @@ def write_page(
     row.lines = [line_row(i, line) for i, line in enumerate(page.lines)]
     session.add(row)
     session.flush()
-    _clear_failures(session, collection_id, source.path, page.frame)
+    clear_failures(session, collection_id, source.path, page.frame)
     write_search_index(
         session,
         [
@@ -112,7 +128,7 @@ def write_failure(
     ``"failed"`` unless the page is already stored (a failed copy gets the new reason).
     """
     kind, reason = type(error).__name__, str(error) or type(error).__name__
-    _clear_failures(session, collection_id, source_path, frame)
+    clear_failures(session, collection_id, source_path, frame)
     session.add(
         FileErrorRow(
             collection_id=collection_id,
@@ -160,6 +176,30 @@ def _page_key_query(collection_id: int, sha256: str, frame: int, model: ModelKey
     )
 
 
+def other_reading(session: Session, collection_id: int, sha256: str, frame: int) -> PageRow | None:
+    """The indexed machine reading of a frame by whichever model, locked; None when there is none.
+
+    Imported transcriptions are not machine readings. Of two copies stored before legajo kept
+    one reading per frame, the oldest is returned.
+    """
+    return session.scalars(
+        select(PageRow)
+        .where(
+            PageRow.collection_id == collection_id,
+            PageRow.sha256 == sha256,
+            PageRow.frame == frame,
+            PageRow.status == PAGE_INDEXED,
+            ~and_(
+                PageRow.model_id == IMPORT_MODEL.model_id,
+                PageRow.model_revision == IMPORT_MODEL.revision,
+            ),
+        )
+        .order_by(PageRow.id)
+        .limit(1)
+        .with_for_update()
+    ).first()
+
+
 def _has_corrections(session: Session, page_id: int) -> bool:
     found = session.scalar(
         select(CorrectionRow.id)
@@ -170,7 +210,7 @@ def _has_corrections(session: Session, page_id: int) -> bool:
     return found is not None
 
 
-def _clear_failures(
+def clear_failures(
     session: Session, collection_id: int, source_path: str, frame: int | None
 ) -> None:
     """Deletes the recorded failures of a file's frame and of the whole file."""

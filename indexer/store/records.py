@@ -28,6 +28,10 @@ class ModelKey:
         return cls(step.model_id or "", step.model_revision or "")
 
 
+IMPORT_MODEL = ModelKey("import")
+"""The model key of imported pages: they were read by people, not by a model."""
+
+
 @dataclass(frozen=True, slots=True)
 class SourceFile:
     """An input file as indexed: its path as given, content hash and size."""
@@ -45,6 +49,67 @@ class StoreOutcome(StrEnum):
     ALREADY_PRESENT = "already-present"
     KEPT_CORRECTED = "kept-corrected"
     """Not replaced: the stored page holds human corrections that re-indexing would lose."""
+    READ_BY_OTHER_MODEL = "read-by-other-model"
+    """Not stored: another model's reading of the page is stored (``legajo reread`` reads it
+    again in place; ``--force`` replaces it when it holds no corrections)."""
+
+
+class RereadOutcome(StrEnum):
+    """What `Repository.reread_page` did."""
+
+    REREAD = "reread"
+    UNCHANGED = "unchanged"
+    """Not written: the page is already read by that model, or changed meanwhile."""
+    COLLIDES = "collides"
+    """Not written: another copy of the page, read by that model, is stored already."""
+
+
+@dataclass(frozen=True, slots=True)
+class MachineReading:
+    """One machine reading of a line (`Repository.readings`).
+
+    Attributes:
+        text: What the model read.
+        confidence: Its line confidence.
+        model: The model that read it.
+        run_id: The run (``index`` or ``reread``) that stored it.
+        created_at: When.
+    """
+
+    text: str
+    confidence: float
+    model: ModelKey
+    run_id: int | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRecord:
+    """A model registered in the home (`indexer.store.model_registry`).
+
+    Attributes:
+        name: The name people use.
+        path: Its checkpoint folder.
+        model: The key pages read by it carry.
+        parent: The model it was fine-tuned from, when known.
+        collection: The collection whose verified lines it learnt from.
+        created_at: When it was registered.
+        minutes: Wall-clock minutes of its training.
+        training: What it was trained and measured on.
+        cer_before: CER of the parent on the held-back lines.
+        cer_after: CER of this model on the same lines.
+    """
+
+    name: str
+    path: str
+    model: ModelKey
+    parent: ModelKey | None
+    collection: str | None
+    created_at: dt.datetime
+    minutes: float
+    training: Mapping[str, Any]
+    cer_before: float | None
+    cer_after: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +125,7 @@ class PageSummary:
     error: str | None
     model: ModelKey
     line_count: int
+    steps: tuple[ProcessingStep, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from htr.document import Page, ProcessingStep
+from htr.document import Line, Page, ProcessingStep
 from htr.errors import LegajoError
 from indexer.errors import LineNotFoundError, UnknownCollectionError
 from indexer.store.db import Database
@@ -53,17 +53,21 @@ from indexer.store.orm import (
 )
 from indexer.store.page_writes import write_failure, write_page
 from indexer.store.records import (
+    IMPORT_MODEL,
     CollectionStats,
     Correction,
     FileFailure,
+    MachineReading,
     ModelKey,
     PageSummary,
+    RereadOutcome,
     ReviewItem,
     RunRecord,
     SourceFile,
     StoreOutcome,
     VerifiedLine,
 )
+from indexer.store.rereading import read_readings, write_reread
 from indexer.store.row_mapping import (
     StoredLine,
     correction_record,
@@ -90,9 +94,11 @@ __all__ = [
     "CollectionStats",
     "Correction",
     "FileFailure",
+    "MachineReading",
     "ModelKey",
     "PageSummary",
     "Repository",
+    "RereadOutcome",
     "ReviewItem",
     "RunRecord",
     "SearchReader",
@@ -235,6 +241,27 @@ class Repository:
                     )
                 )
             )
+
+    def read_frames(self, collection_id: int, sha256: str) -> dict[int, ModelKey]:
+        """The frames of a file content that a model read in a collection, with that model.
+
+        Imported transcriptions are not machine readings and do not count.
+        """
+        query = (
+            select(PageRow.frame, PageRow.model_id, PageRow.model_revision)
+            .where(
+                PageRow.collection_id == collection_id,
+                PageRow.sha256 == sha256,
+                PageRow.status == PAGE_INDEXED,
+            )
+            .order_by(PageRow.id.desc())
+        )
+        with self._db.read() as session:
+            found = {
+                int(frame): ModelKey(model_id, revision)
+                for frame, model_id, revision in session.execute(query)
+            }
+        return {frame: key for frame, key in found.items() if key != IMPORT_MODEL}
 
     def store_page(
         self,
@@ -432,6 +459,46 @@ class Repository:
         """Stores a correction (`new_text`) or a confirmation (None) of a line."""
         with self._db.write() as session:
             return write_line_version(session, line_id, new_text, editor, expected_version)
+
+    def reread_page(
+        self,
+        page_id: int,
+        *,
+        expected: ModelKey,
+        step: ProcessingStep,
+        run_id: int | None,
+        lines: Mapping[int, Line],
+    ) -> RereadOutcome:
+        """Stores new machine readings of a page's lines, in place, in one transaction.
+
+        See `indexer.store.rereading`: ids stay, every reading is kept with its model,
+        verified lines keep their text, the page takes the new model's key.
+
+        Args:
+            page_id: The page.
+            expected: The model whose reading is replaced (the page's key when it was read).
+            step: The new model's recognition step.
+            run_id: The ``reread`` run.
+            lines: Line id -> its new reading.
+
+        Raises:
+            LookupError: If there is no page with that id.
+        """
+        with self._db.write() as session:
+            return write_reread(
+                session,
+                page_id,
+                expected=expected,
+                model=ModelKey.of(step),
+                step=step,
+                run_id=run_id,
+                lines=lines,
+            )
+
+    def readings(self, line_id: int) -> list[MachineReading]:
+        """The machine readings of a line recorded by rereads, oldest first (none before)."""
+        with self._db.read() as session:
+            return read_readings(session, line_id)
 
     def corrections(self, line_id: int) -> list[Correction]:
         """The corrections of a line, oldest first."""

@@ -124,6 +124,7 @@ def page_summary(row: PageRow, collection: str, line_count: int) -> PageSummary:
         error=row.error,
         model=ModelKey(row.model_id, row.model_revision),
         line_count=line_count,
+        steps=tuple(ProcessingStep.from_dict(step) for step in row.steps or ()),
     )
 
 

@@ -57,7 +57,7 @@ def write_search_index(
     """
     if not lines and not deleted:
         return
-    _lock_search_writers(session)
+    lock_search_writers(session)
     ids = _form_ids(session, {form for _, forms in lines for form in forms})
     line_ids = [line_id for line_id, _ in lines]
     for chunk in chunks(line_ids):
@@ -79,7 +79,7 @@ def write_search_index(
     session.execute(insert(SearchChangeRow), changes)
 
 
-def _lock_search_writers(session: Session) -> None:
+def lock_search_writers(session: Session) -> None:
     """Serialises search writers on PostgreSQL until commit (see the module docstring)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEARCH_WRITE_LOCK_KEY})

@@ -82,7 +82,8 @@ class IndexSettings:
         collection: Collection the pages go to.
         pipeline: Layout settings of the transcription.
         on_error: Go on or stop at the first file that fails.
-        force: Re-transcribe pages already indexed with the same content and model.
+        force: Re-transcribe pages already indexed with the same content, whichever model
+            read them; a reading people corrected is kept.
     """
 
     collection: str = DEFAULT_COLLECTION
@@ -159,6 +160,9 @@ class IndexReport:
         failures: Every file or page that failed, in input order.
         seconds: Wall-clock time of the batch.
         aborted: True when the batch stopped at a failure (`OnError.ABORT`).
+        other_model: Of the skipped pages, those another model had read: they are not
+            stored a second time (``legajo reread`` reads them again in place, ``force``
+            replaces their reading unless people corrected it).
     """
 
     run_id: int
@@ -169,6 +173,7 @@ class IndexReport:
     failures: tuple[IndexFailure, ...]
     seconds: float
     aborted: bool
+    other_model: int = 0
 
     @property
     def failed(self) -> int:
@@ -291,6 +296,7 @@ def index_paths(
         failures=tuple(batch.failures),
         seconds=time.perf_counter() - started,
         aborted=status == RUN_ABORTED,
+        other_model=batch.other_model,
     )
 
 
@@ -351,7 +357,7 @@ class _Batch:
         self.run_id = run_id
         self.model = model
         self.on_progress = on_progress
-        self.indexed = self.replaced = self.skipped = 0
+        self.indexed = self.replaced = self.skipped = self.other_model = 0
         self.failures: list[IndexFailure] = []
 
     def emit(self, event: ProgressEvent) -> None:
@@ -398,21 +404,27 @@ class _Batch:
             return False
         self.emit(ProgressEvent(EventKind.FILE_STARTED, path, frames=frames))
         done = (
-            set()
+            {}
             if self.settings.force
-            else self.repository.indexed_frames(self.collection_id, source.sha256, self.model)
+            else self.repository.read_frames(self.collection_id, source.sha256)
         )
-        if done.issuperset(range(frames)):
+        if set(done).issuperset(range(frames)):
             for frame in range(frames):
-                self.skip(path, frame)
+                self.skip(path, frame, done[frame])
             return True
         return self._index_frames(path, source, frames, done)
 
-    def skip(self, path: Path, frame: int) -> None:
+    def skip(self, path: Path, frame: int, read_by: ModelKey | None = None) -> None:
+        """Reports a page not indexed again, `read_by` the model whose reading is stored."""
         self.skipped += 1
+        if read_by is not None and read_by != self.model:
+            self.other_model += 1
+            logger.info("%s [frame %d] is already read by %s", path, frame, read_by.model_id)
         self.emit(ProgressEvent(EventKind.PAGE_SKIPPED, path, frame=frame))
 
-    def _index_frames(self, path: Path, source: SourceFile, frames: int, done: set[int]) -> bool:
+    def _index_frames(
+        self, path: Path, source: SourceFile, frames: int, done: dict[int, ModelKey]
+    ) -> bool:
         """Indexes a file's frames; False when one of them failed.
 
         A frame that fails to transcribe does not stop the next ones (unless the batch aborts
@@ -425,7 +437,7 @@ class _Batch:
             for page_image in pages:
                 next_frame = page_image.frame + 1
                 if page_image.frame in done:
-                    self.skip(path, page_image.frame)
+                    self.skip(path, page_image.frame, done[page_image.frame])
                     continue
                 if not self._index_page(path, source, page_image):
                     all_good = False
@@ -471,6 +483,13 @@ class _Batch:
             )
         else:
             if outcome is StoreOutcome.KEPT_CORRECTED:
-                logger.warning("%s [frame %d] holds corrections: not replaced", path, frame)
+                logger.warning(
+                    "%s [frame %d] holds corrections: not replaced (legajo reread reads it "
+                    "again in place and keeps them)",
+                    path,
+                    frame,
+                )
             self.skip(path, frame)
+            if outcome is StoreOutcome.READ_BY_OTHER_MODEL:
+                self.other_model += 1
         return True

@@ -25,20 +25,19 @@ hands to `htr.training.trainer`. The lines come from
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 
 from htr.errors import ImageLoadError
-from htr.images import PageImage, iter_page_images
 from htr.line_processor import DEFAULT_HEIGHT, DEFAULT_MAX_WIDTH
 from htr.pipeline import stored_pdf_dpi
 from htr.training.config import TrainingError
 from htr.training.data import LineSample, LineSet, line_samples
 from indexer.errors import ImagePathRefusedError
 from indexer.store.repository import Repository, VerifiedLine
-from indexer.transfer.ingest import hash_file
+from indexer.transfer.stored_images import check_unchanged, stored_frames
 from indexer.transfer.transcriptions import IMPORT_MODEL, IMPORT_STEP, stored_image_path
 
 logger = logging.getLogger(__name__)
@@ -53,15 +52,22 @@ class DatabaseLineSource:
     Attributes:
         repository: The open database.
         collection: Only this collection; None for every collection.
+        keep: Only the lines it says yes to (e.g. the pages a fine-tune trains on); None
+            for every line.
+        label: What the kept lines are, for the description (e.g. ``"held back"``).
     """
 
     repository: Repository
     collection: str | None = None
+    keep: Callable[[VerifiedLine], bool] | None = None
+    label: str = ""
 
     def __call__(self, height: int) -> LineSet:
         """Reads the lines at `height` pixels (see `read_verified_lines`)."""
         try:
-            return read_verified_lines(self.repository, self.collection, height=height)
+            return read_verified_lines(
+                self.repository, self.collection, height=height, keep=self.keep, label=self.label
+            )
         finally:
             self.repository.database.close()
 
@@ -77,6 +83,8 @@ def read_verified_lines(
     *,
     height: int = DEFAULT_HEIGHT,
     max_width: int = DEFAULT_MAX_WIDTH,
+    keep: Callable[[VerifiedLine], bool] | None = None,
+    label: str = "",
 ) -> LineSet:
     """Cuts every verified line of the database (or of one collection) from its page image.
 
@@ -85,6 +93,8 @@ def read_verified_lines(
         collection: Only this collection; None for every collection.
         height: Line height (the model's input height).
         max_width: Widest line.
+        keep: Only the lines it says yes to; None for every verified line.
+        label: What the kept lines are (``"held back"``), for the description.
 
     Returns:
         The lines, file by file (corrected ones first), with a description for the model
@@ -102,6 +112,8 @@ def read_verified_lines(
     found = repository.verified_lines(
         collection, import_model=IMPORT_MODEL, import_step=IMPORT_STEP
     )
+    if keep is not None:
+        found = [verified for verified in found if keep(verified)]
     if not found:
         raise TrainingError(
             f"no verified lines in {where}: correct lines in the workbench (legajo ui) or "
@@ -127,6 +139,8 @@ def read_verified_lines(
     description = (
         f"{corrected} corrected lines and {imported} lines of imported transcriptions from {where}"
     )
+    if label:
+        description = f"{label}: {description}"
     if skipped:
         pages = "1 page" if skipped == 1 else f"{skipped} pages"
         description += f" ({pages} skipped: image missing, unreadable or changed)"
@@ -176,9 +190,9 @@ def _cut_file(path: str, lines: Sequence[VerifiedLine], height: int, max_width: 
     source = str(Path(path).resolve().parent)
     done: set[int] = set()
     try:
-        _check_unchanged(path, {h for v in lines if (h := _checkable_sha256(v)) is not None})
+        check_unchanged(path, {h for v in lines if (h := _checkable_sha256(v)) is not None})
         dpis = {frame: stored_pdf_dpi(group[0].steps) for frame, group in by_frame.items()}
-        for page in _frames(path, dpis):
+        for page in stored_frames(path, dpis):
             done.add(page.frame)
             for is_corrected, target in ((True, corrected), (False, imported)):
                 chosen = [v.line for v in by_frame[page.frame] if v.corrected is is_corrected]
@@ -199,43 +213,6 @@ def _cut_file(path: str, lines: Sequence[VerifiedLine], height: int, max_width: 
     if missing:
         logger.warning("skipped frames %s of %s: the file has fewer pages now", missing, path)
     return _CutFile(corrected, imported, len(missing))
-
-
-def _check_unchanged(path: str, hashes: set[str]) -> None:
-    """Checks that a file's content is (one of) the content(s) it was stored with.
-
-    Raises:
-        ImageLoadError: If the file cannot be read, or its SHA-256 is none of `hashes`.
-    """
-    if not hashes:
-        return
-    if hash_file(Path(path)).sha256 not in hashes:
-        raise ImageLoadError(
-            f"{path} changed since it was stored (another SHA-256): the stored line "
-            "polygons may not fit it"
-        )
-
-
-def _frames(path: str, wanted: dict[int, int]) -> Iterator[PageImage]:
-    """The wanted pages of a file, each rendered as when it was stored; stops after the last.
-
-    Args:
-        path: The page file.
-        wanted: Frame -> the PDF resolution it was transcribed at (`stored_pdf_dpi`), so
-            that its stored polygons fit the page again; raster images ignore it.
-    """
-    for dpi in sorted(set(wanted.values())):
-        frames = {frame for frame, frame_dpi in wanted.items() if frame_dpi == dpi}
-        last = max(frames)
-        pages = iter_page_images(path, pdf_dpi=dpi)
-        try:
-            for page in pages:
-                if page.frame in frames:
-                    yield page
-                if page.frame >= last:
-                    break
-        finally:
-            pages.close()
 
 
 def _by_file(lines: Sequence[VerifiedLine]) -> Iterator[tuple[str, list[VerifiedLine]]]:

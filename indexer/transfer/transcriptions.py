@@ -54,7 +54,8 @@ from htr.images import SUPPORTED_SUFFIXES, count_frames
 from htr.layout.common import LayoutFile, parse_layout_xml, split_tag
 from htr.layout.files import LayoutFormat, layout_format, read_layout_file
 from indexer.errors import TranscriptionImportError
-from indexer.store.repository import ModelKey, SourceFile
+from indexer.store.records import IMPORT_MODEL as IMPORT_MODEL
+from indexer.store.repository import SourceFile
 from indexer.transfer.image_paths import (
     LAYOUT_SUBFOLDERS,
     check_inside_roots,
@@ -65,9 +66,6 @@ from indexer.transfer.ingest import hash_file
 from indexer.transfer.page_custom import FRAME_CUSTOM_TAG
 
 logger = logging.getLogger(__name__)
-
-IMPORT_MODEL = ModelKey("import")
-"""The model key of imported pages: they were read by people, not by a model."""
 
 IMPORT_STEP = "transcription-import"
 """`ProcessingStep.kind` of an imported page."""

@@ -24,6 +24,7 @@ from legajo.cli.common import (
     add_model_arguments,
     add_storage_arguments,
     fail,
+    model_for_collection,
     quiet_transformers,
     recognizer_settings,
     run_with_repository,
@@ -43,15 +44,17 @@ def add_index_command(commands: argparse._SubParsersAction) -> None:
         help="transcribe page images into the database",
         description="Transcribe page images (JPEG, PNG, TIFF, PDF; folders are walked "
         "recursively) and store every page, its lines, words and alternative readings. "
-        "Pages already indexed with the same content and model are skipped, so the same "
-        "command resumes an interrupted batch.",
+        "Pages already indexed with the same content are skipped, so the same command "
+        "resumes an interrupted batch; a page another model read is not stored twice "
+        "(legajo reread reads it again in place, --force replaces that reading unless "
+        "people corrected it).",
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
     parser.add_argument(
         "--collection", default="default", metavar="NAME", help="collection (default: default)"
     )
     add_storage_arguments(parser)
-    add_model_arguments(parser)
+    add_model_arguments(parser, collection_default=True)
     add_layout_argument(parser)
     add_lines_argument(parser)
     parser.add_argument(
@@ -61,7 +64,9 @@ def add_index_command(commands: argparse._SubParsersAction) -> None:
         help="on a file that cannot be indexed: record it and go on (skip, default) or stop",
     )
     parser.add_argument(
-        "--force", action="store_true", help="re-transcribe pages that are already indexed"
+        "--force",
+        action="store_true",
+        help="re-transcribe pages that are already indexed, in place (corrected pages are kept)",
     )
     parser.set_defaults(run=_run_index)
 
@@ -136,7 +141,8 @@ def _run_index(args: argparse.Namespace) -> int:
 
     def index(repository: Repository) -> int:
         quiet_transformers()
-        recognizer = load_recognizer(args.model, recognizer_settings(args))
+        model = model_for_collection(repository, args.model, args.collection)
+        recognizer = load_recognizer(model, recognizer_settings(args))
         settings = IndexSettings(
             collection=args.collection,
             pipeline=PipelineSettings(layout=LayoutMode(args.layout), whole_image=args.lines),
@@ -199,6 +205,11 @@ def _print_summary(report: IndexReport, database_url: str) -> None:
         f"{report.failed} failed, {report.files} files in {report.seconds:.1f} s{stopped}"
         f" (run {report.run_id}, {database_url})"
     )
+    if report.other_model:
+        print(
+            f"{report.other_model} pages are read by another model and were not stored again: "
+            "legajo reread reads them again in place, --force replaces their reading"
+        )
     for failure in report.failures:
         where = "" if failure.frame is None else f" [frame {failure.frame}]"
         print(f"failed: {failure.path}{where}: {failure.reason}", file=sys.stderr)

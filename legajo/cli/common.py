@@ -36,6 +36,7 @@ from indexer.errors import (
     DatabaseUrlError,
     InputPathError,
     UnknownCollectionError,
+    UnknownModelError,
 )
 from indexer.settings import DB_VARIABLE, HOME_VARIABLE, resolve_storage
 
@@ -60,6 +61,7 @@ USAGE_ERRORS: tuple[type[LegajoError], ...] = (
     DatabaseUrlError,
     InputPathError,
     UnknownCollectionError,
+    UnknownModelError,
 )
 """Errors that mean the command line itself is wrong (exit code 2)."""
 
@@ -109,14 +111,32 @@ def add_storage_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds the options that choose and tune the recognizer."""
-    parser.add_argument(
-        "--model",
-        default=os.environ.get(MODEL_VARIABLE, str(default_model_path())),
-        metavar="NAME|PATH",
-        help="TrOCR checkpoint directory or Hugging Face hub name (default: the bundled model)",
-    )
+def add_model_arguments(
+    parser: argparse.ArgumentParser, *, collection_default: bool = False
+) -> None:
+    """Adds the options that choose and tune the recognizer.
+
+    Args:
+        parser: The command's parser.
+        collection_default: Without ``--model``, the command reads with its collection's
+            active model (``args.model`` is None; see `model_for_collection`).
+    """
+    if collection_default:
+        parser.add_argument(
+            "--model",
+            default=None,
+            metavar="NAME|PATH",
+            help="a model of this home (legajo models list), a TrOCR checkpoint directory or "
+            "a Hugging Face hub name (default: the collection's active model, else "
+            f"${MODEL_VARIABLE} or the bundled model)",
+        )
+    else:
+        parser.add_argument(
+            "--model",
+            default=os.environ.get(MODEL_VARIABLE, str(default_model_path())),
+            metavar="NAME|PATH",
+            help="TrOCR checkpoint directory or Hugging Face hub name (default: the bundled model)",
+        )
     parser.add_argument(
         "--beams", type=positive_int, default=5, metavar="N", help="beam width (default 5)"
     )
@@ -150,6 +170,24 @@ def add_layout_argument(parser: argparse.ArgumentParser) -> None:
 def add_lines_argument(parser: argparse.ArgumentParser) -> None:
     """Adds ``--lines``: every image is one text line."""
     parser.add_argument("--lines", action="store_true", help="treat every image as one text line")
+
+
+def model_for_collection(repository: Repository, model: str | None, collection: str) -> str:
+    """What to load for a command that reads a collection: ``--model``, else its active model.
+
+    A registry name given to ``--model`` stands for its checkpoint folder; a collection
+    read by the bundled model is read by ``$LEGAJO_MODEL`` when that is set.
+    """
+    from indexer.adaptation.registry import choose_model, collection_model
+    from indexer.store.model_registry import ModelRegistry
+
+    registry = ModelRegistry(repository.database)
+    if model is not None:
+        return choose_model(registry, model).source
+    chosen = collection_model(registry, collection)
+    if chosen.record is None:  # the bundled model, unless the environment names another
+        return os.environ.get(MODEL_VARIABLE, chosen.source)
+    return chosen.source
 
 
 def recognizer_settings(args: argparse.Namespace) -> RecognizerSettings:

@@ -7,6 +7,7 @@ module                  commands
 `legajo.cli.training`   ``eval``, ``train``
 `legajo.cli.archive`    ``index``, ``import``, ``export``
 `legajo.cli.maintenance` ``stats``, ``errors``
+`legajo.cli.models`     ``models``, ``adapt``, ``reread``
 `legajo.cli.search`     ``search``, ``reindex``, ``check``
 `legajo.cli.ui`         ``ui``
 ======================  ==================================================================
@@ -23,7 +24,7 @@ import sys
 from collections.abc import Sequence
 
 from legajo import __version__
-from legajo.cli import archive, maintenance, search, training, transcribe, ui
+from legajo.cli import archive, maintenance, models, search, training, transcribe, ui
 from legajo.cli.common import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
@@ -48,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     maintenance.add_errors_command(commands)
     archive.add_import_command(commands)
     archive.add_export_command(commands)
+    models.add_adapt_command(commands)
+    models.add_reread_command(commands)
+    models.add_models_command(commands)
     search.add_search_command(commands)
     search.add_reindex_command(commands)
     search.add_check_command(commands)
