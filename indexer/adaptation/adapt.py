@@ -264,7 +264,8 @@ def hold_back(
     if len(verified) < 2:
         raise TrainingError(
             f"{len(verified)} verified lines: adapting needs at least two (one to train on, "
-            "one to measure with); correct lines in the workbench or import transcriptions"
+            "one to measure with): correct lines in the workbench (legajo ui) or import "
+            "transcriptions (legajo import)"
         )
     pages: dict[tuple[str, int], list[VerifiedLine]] = defaultdict(list)
     for line in verified:

@@ -58,14 +58,25 @@ def choose_model(registry: ModelRegistry, name_or_path: str) -> ChosenModel:
 
     Returns:
         What to load. A registry name wins over a folder of the same name in the current
-        directory.
+        directory; the folder of a registered model or of the bundled one is known by its
+        name.
     """
-    if name_or_path == BUNDLED_MODEL:
-        return ChosenModel(str(default_model_path()), BUNDLED_MODEL)
-    for record in registry.models():
+    bundled = default_model_path()
+    if name_or_path == BUNDLED_MODEL or _same_folder(name_or_path, bundled):
+        return ChosenModel(str(bundled), BUNDLED_MODEL)
+    records = registry.models()
+    for record in records:
         if record.name == name_or_path:
             return ChosenModel(record.path, record.name, record)
+    for record in records:
+        if _same_folder(name_or_path, Path(record.path)):
+            return ChosenModel(record.path, record.name, record)
     return ChosenModel(name_or_path, None)
+
+
+def _same_folder(name_or_path: str, folder: Path) -> bool:
+    path = Path(name_or_path).expanduser()
+    return path.is_dir() and folder.is_dir() and path.resolve() == folder.resolve()
 
 
 def collection_model(registry: ModelRegistry, collection: str) -> ChosenModel:

@@ -283,6 +283,10 @@ def configure_logging(verbosity: int) -> None:
     """Logs warnings (0), information (1) or everything (2 and more) to stderr."""
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # A library may lower its own loggers' level (training logs INFO to its run's file):
+    # what reaches stderr stays at the level asked for here.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
 
 
 def quiet_transformers() -> None:

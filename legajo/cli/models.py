@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from indexer.settings import resolve_storage
@@ -201,7 +202,7 @@ def _run_adapt(args: argparse.Namespace) -> int:
             collection=args.collection,
             minutes=minutes,
             steps=args.steps,
-            base=args.base,
+            base=None,
             activate=args.activate,
             held_back=args.held_back,
             lr=args.lr,
@@ -214,9 +215,13 @@ def _run_adapt(args: argparse.Namespace) -> int:
     home = resolve_storage(args.home, args.db).home
 
     def adapt(repository: Repository) -> int:
+        repository.collection_id(args.collection)
+        base = model_for_collection(repository, args.base, args.collection)
         quiet_transformers()
         with Progress("adapting", "‰", total=1000, fractional=True) as progress:
-            report = adapt_collection(repository, home, settings, _training_display(progress))
+            report = adapt_collection(
+                repository, home, replace(settings, base=base), _training_display(progress)
+            )
         if args.json:
             json.dump(adapt_json(report), sys.stdout, ensure_ascii=False, indent=2)
             sys.stdout.write("\n")

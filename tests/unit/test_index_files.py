@@ -315,7 +315,14 @@ def test_a_correction_without_new_forms_leaves_the_lexical_index_fresh(
 
 @pytest.mark.parametrize(
     ("built_at", "ok"),
-    [("0002", True), ("0003", True), ("0004", True), ("0005", True), ("0001", False)],
+    [
+        ("0002", True),
+        ("0003", True),
+        ("0004", True),
+        ("0005", True),
+        ("0006", True),
+        ("0001", False),
+    ],
 )
 def test_an_index_stays_valid_across_revisions_that_do_not_change_its_content(
     repository: Repository, home: Path, built_at: str, ok: bool
