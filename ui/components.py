@@ -176,6 +176,12 @@ def when(value: dt.datetime | None) -> str:
     return "–" if value is None else f"{value:%Y-%m-%d %H:%M} UTC"
 
 
+def model_name(model_id: str) -> str:
+    """A model's short name: a checkpoint folder's own name, else the id as given (hub name)."""
+    path = PurePath(model_id)
+    return path.name if path.is_absolute() else model_id
+
+
 def page_title(source_path: str, frame: int, t: Translator) -> str:
     """A page's short name: its file name, and the frame when the file has several."""
     name = PurePath(source_path).name

@@ -182,6 +182,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "correct.history": {"en": "History", "es": "Historial"},
     "correct.machine": {"en": "machine reading", "es": "lectura automática"},
     "correct.restore": {"en": "Restore", "es": "Restaurar"},
+    "correct.readings": {"en": "Machine readings", "es": "Lecturas automáticas"},
+    "correct.reading_caption": {
+        "en": "{model} (revision {revision}) · {when} · confidence {confidence}",
+        "es": "{model} (revisión {revision}) · {when} · confianza {confidence}",
+    },
+    "correct.current_reading": {"en": "current", "es": "actual"},
     # conflict
     "conflict.explain": {
         "en": "Someone saved this line while you were editing it. Both texts are below: "
@@ -268,6 +274,130 @@ MESSAGES: dict[str, dict[str, str]] = {
     "collections.started": {"en": "Started", "es": "Inicio"},
     "collections.finished": {"en": "Finished", "es": "Fin"},
     "collections.settings": {"en": "Settings", "es": "Ajustes"},
+    "collections.models": {"en": "Models", "es": "Modelos"},
+    # models: the adaptation loop (collections page)
+    "models.active": {
+        "en": "This collection is read by **{name}**.",
+        "es": "Esta colección la lee **{name}**.",
+    },
+    "models.bundled": {
+        "en": "the bundled model (legajo-default)",
+        "es": "el modelo incluido (legajo-default)",
+    },
+    "models.none": {
+        "en": "No model has been trained in this home yet.",
+        "es": "Aún no se ha entrenado ningún modelo en este directorio.",
+    },
+    "models.name": {"en": "Model", "es": "Modelo"},
+    "models.trained_on": {"en": "Trained on", "es": "Entrenado con"},
+    "models.reads": {"en": "Reads this collection", "es": "Lee esta colección"},
+    "models.cer_before": {"en": "CER before", "es": "CER antes"},
+    "models.cer_after": {"en": "CER after", "es": "CER después"},
+    "models.minutes_column": {"en": "Minutes", "es": "Minutos"},
+    "models.created": {"en": "Created", "es": "Creado"},
+    "models.minutes": {"en": "Minutes of training", "es": "Minutos de entrenamiento"},
+    "models.minutes_help": {
+        "en": "Training stops after this time, or sooner when the model stops improving on "
+        "the held-back lines.",
+        "es": "El entrenamiento se detiene pasado este tiempo, o antes si el modelo deja de "
+        "mejorar en las líneas reservadas.",
+    },
+    "models.train": {"en": "Train on my corrections", "es": "Entrenar con mis correcciones"},
+    "models.train_help": {
+        "en": "Fine-tunes this collection's model on its verified lines (corrections, "
+        "confirmations, imported transcriptions), holding back some pages to measure it. "
+        "The new model reads the collection only if it reads those pages better.",
+        "es": "Ajusta el modelo de esta colección con sus líneas verificadas (correcciones, "
+        "confirmaciones, transcripciones importadas), reservando algunas páginas para "
+        "medirlo. El modelo nuevo lee la colección solo si lee mejor esas páginas.",
+    },
+    "models.reread": {
+        "en": "Read again with the new model",
+        "es": "Volver a leer con el modelo nuevo",
+    },
+    "models.reread_help": {
+        "en": "Reads the collection's pages again with the model that reads it now ({name}). "
+        "Verified lines keep their text; every earlier reading stays in the line's history.",
+        "es": "Vuelve a leer las páginas de la colección con el modelo que la lee ahora "
+        "({name}). Las líneas verificadas conservan su texto; cada lectura anterior queda en "
+        "el historial de la línea.",
+    },
+    "models.started.adapt": {
+        "en": "Training started; it goes on in the background.",
+        "es": "Entrenamiento iniciado; continúa en segundo plano.",
+    },
+    "models.started.reread": {
+        "en": "Reading again started; it goes on in the background.",
+        "es": "Nueva lectura iniciada; continúa en segundo plano.",
+    },
+    "models.busy": {
+        "en": "Refused: a {kind} is already running for this collection (started {when}). "
+        "Wait until it ends.",
+        "es": "Rechazado: ya hay un {kind} en marcha para esta colección (empezó {when}). "
+        "Espere a que termine.",
+    },
+    "models.kind.adapt": {"en": "training", "es": "entrenamiento"},
+    "models.kind.reread": {"en": "new reading", "es": "nueva lectura"},
+    "models.refused_read_only": {
+        "en": "Refused: this server is read-only. Nothing was started.",
+        "es": "Rechazado: este servidor es de solo lectura. No se inició nada.",
+    },
+    "models.cannot_start": {
+        "en": "The job could not be started: {error}",
+        "es": "No se pudo iniciar la tarea: {error}",
+    },
+    "models.training": {"en": "Training", "es": "Entrenamiento"},
+    "models.rereading": {"en": "Reading again", "es": "Nueva lectura"},
+    "models.started_at": {"en": "Started {when}", "es": "Iniciado {when}"},
+    "models.waiting": {"en": "Starting…", "es": "Iniciando…"},
+    "models.job_failed": {
+        "en": "The job failed (exit code {code}). Its last messages:",
+        "es": "La tarea falló (código de salida {code}). Sus últimos mensajes:",
+    },
+    "models.job_vanished": {
+        "en": "The job ended without an exit code: it was stopped.",
+        "es": "La tarea terminó sin código de salida: se detuvo.",
+    },
+    "models.cer_before_held": {"en": "CER before (held back)", "es": "CER antes (reservadas)"},
+    "models.cer_after_held": {"en": "CER after (held back)", "es": "CER después (reservadas)"},
+    "models.cer_summary": {
+        "en": "CER on the held-back lines ({lines}): {before} before, {after} after.",
+        "es": "CER en las líneas reservadas ({lines}): {before} antes, {after} después.",
+    },
+    "models.activated": {
+        "en": "{name} reads the held-back lines better: it now reads this collection.",
+        "es": "{name} lee mejor las líneas reservadas: ahora lee esta colección.",
+    },
+    "models.not_activated": {
+        "en": "{name} does not read the held-back lines better: {base} keeps reading this "
+        "collection.",
+        "es": "{name} no lee mejor las líneas reservadas: {base} sigue leyendo esta colección.",
+    },
+    "models.trained_caption": {
+        "en": "Trained on {train_lines} lines of {train_pages} pages; held back {held_lines} "
+        "lines of {held_pages} pages; {minutes} min.",
+        "es": "Entrenado con {train_lines} líneas de {train_pages} páginas; reservadas "
+        "{held_lines} líneas de {held_pages} páginas; {minutes} min.",
+    },
+    "models.lines_read": {"en": "Lines read", "es": "Líneas leídas"},
+    "models.lines_changed": {"en": "Lines read differently", "es": "Líneas leídas de otro modo"},
+    "models.verified_kept": {
+        "en": "Verified lines kept",
+        "es": "Líneas verificadas conservadas",
+    },
+    "models.confidence": {"en": "Mean confidence", "es": "Confianza media"},
+    "models.confidence_change": {"en": "{before} → {after}", "es": "{before} → {after}"},
+    "models.reread_caption": {
+        "en": "Read by {model}: {reread} pages read again, {already} already read by it; "
+        "{seconds} s.",
+        "es": "Leído por {model}: {reread} páginas leídas de nuevo, {already} ya leídas por "
+        "él; {seconds} s.",
+    },
+    "models.no_failed_pages": {"en": "No page failed.", "es": "Ninguna página falló."},
+    "models.failed_pages": {
+        "en": "{count} pages could not be read again:",
+        "es": "{count} páginas no se pudieron volver a leer:",
+    },
 }
 
 

@@ -247,9 +247,7 @@ def read_job(home: Path, job_id: str) -> JobState:
     return _state(folder, job)
 
 
-def list_jobs(
-    home: Path, collection: str | None = None, kind: str | None = None
-) -> list[JobState]:
+def list_jobs(home: Path, collection: str | None = None, kind: str | None = None) -> list[JobState]:
     """The jobs of a home, newest first; only those of `collection` and `kind` when given."""
     root = jobs_folder(home)
     if not root.is_dir():

@@ -174,6 +174,8 @@ def adapt_collection(
 
     name = registry.new_name(settings.collection)
     out = models_folder(home) / name
+    run_dir = runs_folder(home) / name
+    notes = _card_notes(run_dir, settings.collection, base, cer_before, held_pages)
     config = TrainConfig(
         out=out,
         extra_lines=(
@@ -186,7 +188,8 @@ def adapt_collection(
         ),
         held_out=(_Prepared(held_set, height),),
         base=Path(base.source),
-        run_dir=runs_folder(home) / name,
+        run_dir=run_dir,
+        card_notes=notes,
         minutes=settings.minutes,
         steps=settings.steps,
         batch_size=settings.batch_size,
@@ -298,6 +301,25 @@ class _Prepared:
         if height != self.height:
             raise TrainingError(f"lines cut at {self.height} px asked for at {height} px")
         return self.lines
+
+
+def _card_notes(
+    run_dir: Path, collection: str, base: ChosenModel, cer_before: float, held_pages: list[str]
+) -> Path:
+    """Writes the adaptation's part of the model card (what the parent read, and where)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    held = ", ".join(f"`{page}`" for page in held_pages) or "every fifth line of the one page"
+    notes = run_dir / "adaptation.md"
+    notes.write_text(
+        "## Adaptation\n\n"
+        f"- Fine-tuned by `legajo adapt` on the verified lines of collection `{collection}`, "
+        f"from `{base.name or base.source}`.\n"
+        f"- Held back (never trained on): {held}.\n"
+        f"- CER of `{base.name or base.source}` on the held-back lines (default decoding): "
+        f"**{cer_before:.4f}**; this model's is the validation CER above.\n",
+        encoding="utf-8",
+    )
+    return notes
 
 
 def _line_id(line: VerifiedLine) -> LineId:

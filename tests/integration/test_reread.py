@@ -81,6 +81,8 @@ def test_reread_in_place_keeps_ids_corrections_and_history(
     first = _state(repository)
     corrected = first[0][1]
     repository.correct_line(corrected, "sancta", "ana", 1)
+    service = SearchService(repository, tmp_path / "home")
+    assert len(service.search("amen", mode="fuzzy").hits) == 2  # builds the lexical index
 
     report = reread_collection(repository, Reader("dios", "b"), "c")
 
@@ -102,10 +104,11 @@ def test_reread_in_place_keeps_ids_corrections_and_history(
     assert [a.text for a in line.line.alternatives] == ["dios", "x"]
     assert repository.line(corrected).line.words[0].text == "sancta"
 
-    service = SearchService(repository, tmp_path / "home")
     found = {h.line_id for h in service.search("dios", mode="exact").hits}
     assert found == {after[1][1], after[2][1]}  # not the verified line: its text is its own
     assert {h.line_id for h in service.search("amen", mode="exact").hits} == set()
+    # A form no reading had before the reread, through the lexical index built before it.
+    assert {h.line_id for h in service.search("dioss", mode="fuzzy").hits} == found
     assert {h.line_id for h in service.search("sancta", mode="exact").hits} == {corrected}
 
     again = reread_collection(repository, Reader("dios", "b"), "c")

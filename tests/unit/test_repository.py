@@ -108,12 +108,18 @@ def test_storing_twice_is_idempotent_and_force_replaces(
     )
     assert repository.load_page(stored) == shorter
     assert repository.table_counts()["lines"] == 1
+    # Another model's reading of the same frame is never a second page: it is refused, or
+    # with replace it takes the place of the stored reading (same page id).
     other_model = ModelKey("m", "r2")
     assert repository.store_page(collection, None, SOURCE, PAGE, other_model) is (
-        StoreOutcome.STORED
+        StoreOutcome.READ_BY_OTHER_MODEL
     )
-    assert repository.indexed_frames(collection, SOURCE.sha256, MODEL) == {0}
-    assert len(repository.pages()) == 2
+    assert repository.read_frames(collection, SOURCE.sha256) == {0: MODEL}
+    assert repository.store_page(collection, None, SOURCE, PAGE, other_model, replace=True) is (
+        StoreOutcome.REPLACED
+    )
+    assert [(p.id, p.model) for p in repository.pages()] == [(stored, other_model)]
+    assert repository.indexed_frames(collection, SOURCE.sha256, MODEL) == set()
 
 
 def test_corrections_are_rows_and_versions_guard_them(repository: Repository, stored: int) -> None:

@@ -1,4 +1,8 @@
-"""Collections: counts and confidence, failed files, the models and settings used; exports."""
+"""Collections: counts and confidence, failed files, models and settings used, exports.
+
+The Models tab shows the models trained in this home and, for editors, the adaptation loop:
+train on the verified lines, read again, see what changed (`ui.adaptation`).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import streamlit as st
 from indexer.store.orm import PAGE_INDEXED
 from indexer.transfer.exporter import ExportFormat
 from ui import components, services
+from ui.adaptation import models_tab
 from ui.exports import MIME_TYPES, export_collection, export_file_name, export_page
 
 config = services.settings()
@@ -40,11 +45,12 @@ st.dataframe(
 collection = st.selectbox(
     t("common.collection"), [s.collection for s in stats], key="collections.collection"
 )
-pages_tab, failures_tab, runs_tab, export_tab = st.tabs(
+pages_tab, failures_tab, runs_tab, models_section, export_tab = st.tabs(
     [
         t("collections.pages"),
         t("collections.failures"),
         t("collections.runs"),
+        t("collections.models"),
         t("collections.export"),
     ]
 )
@@ -102,6 +108,8 @@ with runs_tab:
         hide_index=True,
         width="stretch",
     )
+with models_section:
+    models_tab(config, repository, collection, t)
 with export_tab:
     indexed = [p for p in pages if p.status == PAGE_INDEXED]
     if not indexed:

@@ -1,5 +1,8 @@
 """Correct: edit a line in a form, see its history, restore a version, settle conflicts.
 
+The history lists the line's versions (the machine reading, then every correction) and, once
+the line was read again (`legajo reread`), each machine reading with its model and time.
+
 Every save goes through `ui.components.submit_correction` as a callback whose arguments were
 fixed when the form was drawn, so the version sent to the optimistic lock is the one the
 editor saw. If someone saved the line meanwhile, both texts are shown and neither is lost.
@@ -130,6 +133,28 @@ def history_view(stored: StoredLine, versions: list[LineVersion]) -> None:
             )
 
 
+def readings_view(stored: StoredLine) -> None:
+    """The machine readings the line had, newest (the current one) first; none before a reread."""
+    readings = repository.readings(stored.id)
+    if not readings:
+        return
+    st.subheader(t("correct.readings"))
+    for number, reading in enumerate(reversed(readings)):
+        text_column, who_column = st.columns([7, 5], vertical_alignment="center")
+        with text_column:
+            st.code(reading.text or " ", language=None, wrap_lines=True)
+        caption = t(
+            "correct.reading_caption",
+            model=escape_markdown(components.model_name(reading.model.model_id)),
+            revision=escape_markdown(reading.model.revision or "–"),
+            when=components.when(reading.created_at),
+            confidence=components.percent(reading.confidence),
+        )
+        if number == 0 and reading.text == stored.machine_text:
+            caption += f" · **{t('correct.current_reading')}**"
+        who_column.caption(caption)
+
+
 st.title(t("correct.title"))
 page_id = query_id(PAGE_ID)
 if page_id is None:
@@ -177,3 +202,4 @@ else:
     else:
         edit_form(stored)
 history_view(stored, versions)
+readings_view(stored)
