@@ -404,6 +404,8 @@ def database_readers(args: argparse.Namespace) -> tuple[LineSetReader, ...]:
     Raises:
         OptionError: If a database option is given without ``--from-db``.
         DatabaseUrlError: If the URL is malformed.
+        DatabaseMissingError: If the home folder or database does not exist (none is
+            created: there would be nothing to train on).
         DatabaseOpenError: If the database cannot be opened.
         UnknownCollectionError: If ``--collection`` names no collection.
     """
@@ -422,7 +424,7 @@ def database_readers(args: argparse.Namespace) -> tuple[LineSetReader, ...]:
         if given:
             raise OptionError(f"{', '.join(given)}: only with --from-db")
         return ()
-    repository = open_repository(args)
+    repository = open_repository(args, create=False)
     if args.collection is not None:
         try:
             repository.collection_id(args.collection)

@@ -189,3 +189,13 @@ def test_hold_back_keeps_whole_pages_apart() -> None:
     assert len(hold_back(two, 0.9, seed=0)[1]) == 1  # never every page
     with pytest.raises(Exception, match="at least two"):
         hold_back(_verified("a.png", 1), 0.2, seed=0)
+
+
+def test_train_from_a_missing_database_creates_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nowhere"
+    args = ("train", "--from-db", "--home", str(missing), "--out", str(tmp_path / "m"))
+    code, _, err = cli(capsys, *args, "--steps", "1")
+    assert code == 2 and "no legajo home folder" in err
+    assert not missing.exists()

@@ -168,7 +168,7 @@ def test_train_on_my_corrections_then_read_again(
     assert metrics["CER after (held back)"] == cer(result["cer_after"])
     held = result["held_back_lines"]
     assert held >= 1
-    assert f"CER on the held-back lines \\({held}\\): " in " ".join(m.value for m in app.markdown)
+    assert f"CER on the held-back lines ({held}): " in " ".join(m.value for m in app.markdown)
     name = result["model"]["name"]
     verdict = "it now reads this collection" if result["activated"] else "keeps reading"
     assert any(verdict in m.value for m in [*app.success, *app.info])
