@@ -76,9 +76,16 @@ class CorrectionDesk:
         raise LineNotFoundError(f"page {page_id} has no line with id {line_id}")
 
     def history(self, stored: StoredLine) -> list[LineVersion]:
-        """Every version of a line's text, oldest (the machine reading) first."""
-        versions = [LineVersion(1, stored.machine_text, None, None)]
-        versions.extend(_version(c) for c in self._repository.corrections(stored.id))
+        """Every version of a line's text, oldest (the machine reading) first.
+
+        Version 1 is the text the first correction started from: a reread (`legajo reread`)
+        may have changed the line's machine reading since, and that one is listed by
+        `Repository.readings`, not here.
+        """
+        corrections = self._repository.corrections(stored.id)
+        first = corrections[0].old_text if corrections else stored.machine_text
+        versions = [LineVersion(1, first, None, None)]
+        versions.extend(_version(c) for c in corrections)
         return versions
 
     def save(self, line_id: int, text: str, editor: str, expected_version: int) -> StoredLine:

@@ -188,6 +188,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "es": "{model} (revisión {revision}) · {when} · confianza {confidence}",
     },
     "correct.current_reading": {"en": "current", "es": "actual"},
+    "correct.use_reading": {"en": "Use this reading", "es": "Usar esta lectura"},
     # conflict
     "conflict.explain": {
         "en": "Someone saved this line while you were editing it. Both texts are below: "
@@ -331,13 +332,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "es": "Nueva lectura iniciada; continúa en segundo plano.",
     },
     "models.busy": {
-        "en": "Refused: a {kind} is already running for this collection (started {when}). "
+        "en": "Refused: {kind} is already running for this collection (started {when}). "
         "Wait until it ends.",
-        "es": "Rechazado: ya hay un {kind} en marcha para esta colección (empezó {when}). "
+        "es": "Rechazado: ya hay {kind} en marcha para esta colección (empezó {when}). "
         "Espere a que termine.",
     },
-    "models.kind.adapt": {"en": "training", "es": "entrenamiento"},
-    "models.kind.reread": {"en": "new reading", "es": "nueva lectura"},
+    "models.kind.adapt": {"en": "a training", "es": "un entrenamiento"},
+    "models.kind.reread": {"en": "a new reading", "es": "una nueva lectura"},
     "models.refused_read_only": {
         "en": "Refused: this server is read-only. Nothing was started.",
         "es": "Rechazado: este servidor es de solo lectura. No se inició nada.",

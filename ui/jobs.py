@@ -310,7 +310,7 @@ def _alive(pid: int, folder: Path) -> bool:
     if runner is not None:
         if runner.poll() is None:
             return True
-        del _started[pid]
+        _started.pop(pid, None)  # another session's thread may have got here first
         return False
     proc = Path("/proc")
     if not proc.is_dir():  # no procfs: trust the pid

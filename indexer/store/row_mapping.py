@@ -34,8 +34,9 @@ class StoredLine:
         id: Database id of the line.
         page_id: Database id of its page.
         version: Optimistic-locking version, to pass back to `Repository.correct_line`.
-        machine_text: What the recognizer read (``line.text`` is the current text: the
-            latest correction, or the machine reading when there is none).
+        machine_text: What the latest model to read the line read (`legajo reread` keeps
+            the earlier readings: `Repository.readings`); ``line.text`` is the current text:
+            the latest correction, or the machine reading when there is none.
         line: The line.
     """
 

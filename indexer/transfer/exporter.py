@@ -106,13 +106,13 @@ def page_with_corrections(
 ) -> tuple[Page, dict[str, LineCorrection]]:
     """A stored page to export, and the latest correction of each reviewed line.
 
-    Each line's text is its first stored reading (`StoredLine.machine_text`: the
-    recognizer's, or an imported transcription's), with its line confidence and n-best
+    Each line's text is its machine reading (`StoredLine.machine_text`: the latest model's,
+    after `legajo reread` too, or an imported transcription's), with its line confidence and n-best
     alternatives. Its words are the stored ones: the recognizer's for a line nobody reviewed,
     the verified words of the current text (confidence 1) for a line a person corrected or
     confirmed (`Repository.correct_line`; a confirmation is a correction that keeps the
     text). This is what the writers of `indexer.transfer.formats` take: the correction becomes the
-    main reading, its words on the stored words' boxes, and the first reading stays beside
+    main reading, its words on the stored words' boxes, and the machine reading stays beside
     it.
 
     Raises:

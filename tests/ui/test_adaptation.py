@@ -26,7 +26,7 @@ from indexer.store.repository import Repository
 from tests.conftest import MEMORISED_TEXTS
 from tests.ui.archive import COLLECTION, Archive
 from tests.ui.test_pages import button, line_reading, open_line
-from ui import jobs
+from ui import jobs, state
 from ui.adaptation import MINUTES_KEY, cer
 from ui.config import READ_ONLY_VARIABLE
 from ui.navigation import COLLECTIONS, CORRECT
@@ -138,6 +138,30 @@ def test_a_running_job_shows_its_progress_and_blocks_a_second(
     assert not button(app, TRAIN).disabled
 
 
+def test_the_models_tab_speaks_spanish(app: AppTest) -> None:
+    app.sidebar.segmented_control[0].set_value("es").run()
+    app.switch_page(COLLECTIONS).run()
+    assert not app.exception, app.exception
+    assert "Entrenar con mis correcciones" in labels(app)
+    assert "Volver a leer con el modelo nuevo" in labels(app)
+    assert app.number_input(key=MINUTES_KEY).label == "Minutos de entrenamiento"
+
+
+def test_training_without_verified_lines_fails_and_says_why(
+    app: AppTest, archive: Archive, tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEGAJO_MODEL", str(tiny_checkpoint))
+    app.switch_page(COLLECTIONS).run()
+    button(app, TRAIN).click().run()
+    failed = wait_for_job(archive.storage.home, jobs.ADAPT)
+    assert (failed.status, failed.exit_code) == (jobs.JobStatus.FAILED, 1)
+    app.run()
+    assert not app.exception, app.exception
+    assert any("exit code 1" in e.value for e in app.error)
+    assert any("0 verified lines" in c.value for c in app.code)  # the command's own words
+    assert not button(app, TRAIN).disabled  # nothing runs: try again after correcting
+
+
 @pytest.mark.slow
 def test_train_on_my_corrections_then_read_again(
     app: AppTest,
@@ -198,8 +222,14 @@ def test_train_on_my_corrections_then_read_again(
     assert len(readings) == 2
     old, new = readings
     assert old.text == "amen" and new.model != old.model
-    codes = [c.value for c in app.code]
-    assert codes[-2:] == [new.text or " ", "amen"]  # newest first, after the corrections
-    assert "amén" in codes  # the correction is still in the history
+    # history: the correction, version 1 as it was corrected; then both machine readings
+    assert [c.value for c in app.code] == ["amén", "amen", new.text or " ", "amen"]
     captions = [c.value for c in app.caption if "(revision " in c.value]
-    assert len(captions) == 2 and "current" in captions[0]
+    assert len(captions) == 2 and captions[0].endswith("**current**")
+    app.sidebar.text_input(key=state.EDITOR).input("Bea")
+    app.button(key=f"correct.use_reading.{stored.id}.0").click().run()  # adopt the new reading
+    assert not app.exception, app.exception
+    assert [(c.new_text, c.editor) for c in repository.corrections(stored.id)][-1] == (
+        new.text,
+        "Bea",
+    )

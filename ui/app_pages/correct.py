@@ -134,13 +134,16 @@ def history_view(stored: StoredLine, versions: list[LineVersion]) -> None:
 
 
 def readings_view(stored: StoredLine) -> None:
-    """The machine readings the line had, newest (the current one) first; none before a reread."""
+    """The machine readings the line had, newest (the current one) first, each adoptable.
+
+    Lines never read again have none recorded: their one reading is version 1 of the history.
+    """
     readings = repository.readings(stored.id)
     if not readings:
         return
     st.subheader(t("correct.readings"))
     for number, reading in enumerate(reversed(readings)):
-        text_column, who_column = st.columns([7, 5], vertical_alignment="center")
+        text_column, who_column, action_column = st.columns([7, 4, 2], vertical_alignment="center")
         with text_column:
             st.code(reading.text or " ", language=None, wrap_lines=True)
         caption = t(
@@ -153,6 +156,14 @@ def readings_view(stored: StoredLine) -> None:
         if number == 0 and reading.text == stored.machine_text:
             caption += f" · **{t('correct.current_reading')}**"
         who_column.caption(caption)
+        if not desk.read_only and reading.text != stored.line.text:
+            action_column.button(
+                t("correct.use_reading"),
+                key=f"correct.use_reading.{stored.id}.{number}",
+                icon=":material/history:",
+                on_click=restore,
+                args=(stored.id, reading.text, stored.version),
+            )
 
 
 st.title(t("correct.title"))
