@@ -113,3 +113,54 @@ def test_two_processes_on_the_same_folder_store_each_page_once(
     check_consistent(repository, expected)
     assert [r.status for r in repository.runs()] == ["finished", "finished"]
     repository.database.close()
+
+
+def test_kill_9_mid_reread_then_rerun_reads_every_page_once(
+    batch: tuple[Path, dict[str, list[int]]],
+    tiny_checkpoint: Path,
+    memorised_checkpoint: Path,
+    database_url: str,
+) -> None:
+    folder, expected = batch
+    first = start_index(folder, database_url, tiny_checkpoint)
+    assert first.communicate(timeout=300)[0] and first.returncode == 0
+    repository = Repository(open_database(database_url))
+    lines_before = [(p.id, [s.id for s in repository.lines(p.id)]) for p in repository.pages()]
+    memorised = str(memorised_checkpoint)
+
+    def reread_pages() -> int:
+        return sum(1 for p in repository.pages() if p.model.model_id == memorised)
+
+    command = [sys.executable, "-m", "legajo", "reread", "--collection", "default"]
+    command += ["--db", database_url, "--model", memorised, "--beams", "1", "--n-best", "1"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 180
+    while reread_pages() < 3:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the reread did not start"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.communicate()
+    done = reread_pages()
+    print(f"killed after {done} of {PAGES} pages")
+    assert 3 <= done < PAGES, "the reread ended before the kill: make pages slower"
+
+    rerun = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    assert f"{PAGES - done} read again, {done} already read by this model, 0 failed" in out
+    after = [(p.id, [s.id for s in repository.lines(p.id)]) for p in repository.pages()]
+    assert after == lines_before  # same pages, same lines: read in place, none twice
+    check_consistent(repository, expected)
+    for _, line_ids in after:
+        for line_id in line_ids:  # the tiny model's reading, then the memorised one's: once each
+            models = [r.model.model_id for r in repository.readings(line_id)]
+            assert models == [str(tiny_checkpoint), memorised]
+    texts = {repository.load_page(p.id).text for p in repository.pages()}
+    assert texts == set(MEMORISED_TEXTS)
+    repository.database.close()
