@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
     from htr.images import PageImage
     from htr.recognizer import Recognizer
+    from indexer.adaptation.adapt import AdaptReport
+    from indexer.adaptation.reread import RereadReport
     from indexer.search.service import Hit, SearchService
     from indexer.store.repository import Repository, StoredLine
     from indexer.transfer.exporter import ExportReport
@@ -150,17 +152,19 @@ class Archive:
     ) -> IndexReport:
         """Transcribes image and PDF files (folders are walked) into a collection.
 
-        Pages already indexed with the same content and model are skipped, so indexing the
-        same folder again resumes an interrupted batch. A file that fails is recorded
-        (`Repository.failures`) and the others are indexed.
+        Pages already indexed with the same content are skipped, so indexing the same folder
+        again resumes an interrupted batch; a page another model read is not stored again
+        (`reread` reads it in place). A file that fails is recorded (`Repository.failures`)
+        and the others are indexed.
 
         Args:
             paths: Files and folders.
             collection: The collection the pages go to (created when missing).
-            model: As for `transcribe`.
+            model: As for `transcribe`, or a model name of this home; None for the
+                collection's active model (the bundled one unless `adapt` made another).
             layout: As for `transcribe`.
             lines: Treat every image as one text line.
-            force: Transcribe again pages that are already indexed.
+            force: Transcribe again pages that are already indexed, in place.
             settings: Decoding settings.
 
         Returns:
@@ -182,8 +186,99 @@ class Archive:
             pipeline=PipelineSettings(layout=LayoutMode(layout), whole_image=lines),
             force=force,
         )
-        recognizer = _recognizer(model, settings)
+        recognizer = self._collection_recognizer(collection, model, settings)
         return index_paths(files, self.repository, recognizer, index_settings, inputs=inputs)
+
+    def adapt(
+        self,
+        collection: str,
+        minutes: float | None = 20.0,
+        *,
+        steps: int | None = None,
+        base: str | None = None,
+        activate: bool = False,
+    ) -> AdaptReport:
+        """Fine-tunes a collection's model on its verified lines, as ``legajo adapt`` does.
+
+        Args:
+            collection: The collection.
+            minutes: Training time budget.
+            steps: Training step budget (instead of, or as well as, `minutes`).
+            base: The model to start from (a model name of this home, ``legajo-default``,
+                a path or a hub name); None for the collection's active model.
+            activate: Make the new model the collection's even if it is not better.
+
+        Returns:
+            The new model, and the CER of the old and the new one on the held-back lines.
+
+        Raises:
+            UnknownCollectionError: If the collection does not exist.
+            TrainingError: Too few verified lines, or training failed.
+        """
+        from indexer.adaptation.adapt import AdaptSettings, adapt_collection
+        from indexer.adaptation.registry import choose_model, collection_model
+        from indexer.store.model_registry import ModelRegistry
+
+        registry = ModelRegistry(self.repository.database)
+        chosen = (
+            choose_model(registry, base)
+            if base is not None
+            else collection_model(registry, collection)
+        )
+        settings = AdaptSettings(
+            collection, minutes=minutes, steps=steps, base=chosen.source, activate=activate
+        )
+        return adapt_collection(self.repository, self.home, settings)
+
+    def reread(
+        self,
+        collection: str,
+        model: str | Path | Recognizer | None = None,
+        *,
+        only_unverified: bool = False,
+        settings: RecognizerSettings | None = None,
+    ) -> RereadReport:
+        """Reads a collection's pages again in place, as ``legajo reread`` does.
+
+        Args:
+            collection: The collection.
+            model: A model name of this home, a path, a hub name or a recognizer; None for
+                the collection's active model.
+            only_unverified: Read only the lines nobody verified.
+            settings: Decoding settings.
+
+        Returns:
+            Pages and lines read again, lines changed, confidence before and after.
+
+        Raises:
+            UnknownCollectionError: If the collection does not exist.
+        """
+        from indexer.adaptation.reread import reread_collection
+
+        recognizer = self._collection_recognizer(collection, model, settings)
+        return reread_collection(
+            self.repository, recognizer, collection, only_unverified=only_unverified
+        )
+
+    def _collection_recognizer(
+        self,
+        collection: str,
+        model: str | Path | Recognizer | None,
+        settings: RecognizerSettings | None,
+    ) -> Recognizer:
+        """The recognizer `model` names (a home's model name too), else the collection's."""
+        from indexer.adaptation.registry import choose_model, collection_model
+        from indexer.store.model_registry import ModelRegistry
+
+        if model is not None and not isinstance(model, (str, Path)):
+            return model
+        registry = ModelRegistry(self.repository.database)
+        chosen = (
+            collection_model(registry, collection)
+            if model is None
+            else choose_model(registry, str(model))
+        )
+        return _recognizer(chosen.source, settings)
 
     def search(
         self,

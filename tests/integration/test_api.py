@@ -14,7 +14,9 @@ import pytest
 import legajo
 from htr.reading import RecognizerSettings
 from indexer.errors import StaleLineError
+from indexer.transfer.importer import import_paths
 from tests.conftest import MEMORISED_TEXTS, SAMPLES, render_line
+from tests.integration.test_adapt_cli import OTHER, VERIFIED, write_pages
 
 pytestmark = pytest.mark.slow  # recognition with real models
 
@@ -107,3 +109,20 @@ def test_the_api_prints_no_progress_bar(tmp_path: Path) -> None:
     )
     assert run.stdout.strip() == "1"
     assert "Loading weights" not in run.stderr and "%|" not in run.stderr, run.stderr
+
+
+def test_adapt_and_reread_through_the_api(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    write_pages(tmp_path / "verified", VERIFIED, with_text=True)
+    write_pages(tmp_path / "other", OTHER, with_text=False)
+    fast = RecognizerSettings(beams=1, n_best=1)
+    with legajo.open(home=tmp_path / "home") as archive:
+        archive.index([tmp_path / "other"], "c", tiny_checkpoint, layout="xml", settings=fast)
+        import_paths([tmp_path / "verified"], archive.repository, "c")
+        adapted = archive.adapt("c", None, steps=1, base=str(tiny_checkpoint), activate=True)
+        assert adapted.activated and adapted.model.name == "c-1"
+        assert (tmp_path / "home" / "models" / "c-1" / "config.json").is_file()
+        reread = archive.reread("c", settings=fast)  # the collection's model: c-1 now
+        assert (reread.reread, reread.lines_read) == (1, 2)
+        assert reread.model.model_id == adapted.model.path
+        again = archive.index([tmp_path / "other"], "c", settings=fast)
+        assert (again.indexed, again.skipped) == (0, 1)
