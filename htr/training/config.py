@@ -77,6 +77,8 @@ class TrainConfig:
         synthetic_share: Probability that a batch is synthetic at the start and at the end
             (linear in between).
         augment: Randomly degrade training lines (`htr.training.data.augment`).
+        freeze_decoder: Train the encoder only (the decoder keeps the language it learnt:
+            fine-tuning on a few hundred lines then adapts to the hand, not to their words).
         checkpoint_minutes: Save, validate and keep the best this often.
         patience: Stop early after this many validations in a row without a better CER
             (None: train to the end of the budget).
@@ -110,6 +112,7 @@ class TrainConfig:
     curriculum: float = 0.25
     synthetic_share: tuple[float, float] = (0.4, 0.1)
     augment: bool = True
+    freeze_decoder: bool = False
     checkpoint_minutes: float = 10.0
     patience: int | None = None
     val_lines: int = 200

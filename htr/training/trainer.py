@@ -202,7 +202,11 @@ class _Trainer:
         self.synthetic_widths = np.array([s.image.shape[1] for s in self.synthetic])
         decay: list[Any] = []
         no_decay: list[Any] = []
+        if config.freeze_decoder:
+            model.decoder.requires_grad_(False)
         for name, parameter in model.named_parameters():
+            if not parameter.requires_grad:
+                continue
             (no_decay if parameter.ndim < 2 or "norm" in name else decay).append(parameter)
         self.optimizer = torch.optim.AdamW(
             [

@@ -303,6 +303,11 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
     parser.add_argument(
+        "--freeze-decoder",
+        action="store_true",
+        help="train the encoder only (fine-tuning on a few pages of a new hand)",
+    )
+    parser.add_argument(
         "--checkpoint-minutes", type=float, default=10.0, help="save and validate this often"
     )
     parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
@@ -345,6 +350,7 @@ def _run_train(args: argparse.Namespace) -> int:
             steps=args.steps,
             batch_size=args.batch_size,
             lr=args.lr,
+            freeze_decoder=args.freeze_decoder,
             checkpoint_minutes=args.checkpoint_minutes,
             resume=args.resume,
             seed=args.seed,
