@@ -73,8 +73,8 @@ class AdaptSettings:
     held_back: float = 0.2
     lr: float = 3e-4
     batch_size: int = 16
-    patience: int = 4
-    validations: int = 12
+    patience: int = 5
+    validations: int = 20
     device: str = "auto"
     seed: int = 0
 
@@ -327,7 +327,12 @@ def _line_id(line: VerifiedLine) -> LineId:
 
 
 def _checkpoint_minutes(settings: AdaptSettings) -> float:
-    """Validate about `settings.validations` times, at most every two minutes."""
+    """Validate about `settings.validations` times, at most every two minutes.
+
+    A few hundred lines are learnt in a few minutes and then overfitted: the best checkpoint
+    often comes early, so the checks are frequent (each reads the held-back lines greedily,
+    seconds on a CPU, outside the training budget).
+    """
     if settings.minutes is None:
         return 10.0
     return min(2.0, max(0.25, settings.minutes / settings.validations))
