@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import PurePath
-from typing import Any
 
 import streamlit as st
 from PIL import Image
@@ -24,7 +23,6 @@ from ui.corrections import CorrectionDesk, MissingEditorError, ReadOnlyError
 from ui.drawing import line_crop
 from ui.i18n import LANGUAGE_NAMES, Translator
 from ui.images import PageImageUnavailableError
-from ui.navigation import PAGE, line_link
 from ui.services import correction_desk, page_image, repository
 from ui.text import escape_markdown, is_doubtful, marked_transcript
 
@@ -257,47 +255,6 @@ def line_choice(lines: Sequence[StoredLine], t: Translator, key: str, line_id: i
             key=key,
         )
     )
-
-
-def hit_card(
-    config: UiSettings, t: Translator, hit: Any, stored: StoredLine | None, position: int
-) -> None:
-    """One search hit: the line image, the transcript, the score and a link to its page.
-
-    Args:
-        config: The app's settings.
-        t: The translator.
-        hit: An `indexer.search.service.Hit`.
-        stored: The hit's line as stored now; None if it is gone since the search.
-        position: The line's number on its page, from 1.
-    """
-    with st.container(border=True):
-        if stored is None:
-            st.caption(t("search.line_gone"))
-            return
-        matched = [w.bbox for w in hit.words if w.bbox is not None]
-        line_image(config, stored, t, matched, box=hit.bbox)
-        text_column, link_column = st.columns([5, 2], vertical_alignment="center")
-        with text_column:
-            if hit.text == stored.line.text:
-                transcript(stored, t)
-            else:  # a window of lines (search by meaning)
-                st.markdown(escape_markdown(hit.text))
-            st.caption(
-                t(
-                    "search.hit_caption",
-                    page=escape_markdown(page_title(hit.page, hit.frame, t)),
-                    line=position,
-                    score=f"{hit.score:.3f}",
-                )
-            )
-        with link_column:
-            st.page_link(
-                PAGE,
-                label=t("search.open_page"),
-                icon=":material/article:",
-                query_params=line_link(hit.page_id, hit.line_id),
-            )
 
 
 def _page_image_or_none(config: UiSettings, page_id: int) -> Image.Image | None:

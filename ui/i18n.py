@@ -108,10 +108,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The first {limit} hits of this search.",
         "es": "Los primeros {limit} resultados de esta búsqueda.",
     },
-    "search.hit_caption": {
-        "en": "{page} · line {line} · score {score}",
-        "es": "{page} · línea {line} · puntuación {score}",
-    },
     "search.open_page": {"en": "Open the page", "es": "Abrir la página"},
     "search.line_gone": {
         "en": "This line is no longer in the database.",
@@ -126,6 +122,127 @@ MESSAGES: dict[str, dict[str, str]] = {
     "search.unknown_collection": {
         "en": "That collection no longer exists.",
         "es": "Esa colección ya no existe.",
+    },
+    "search.url_invalid": {
+        "en": "This link's `{name}` value “{value}” cannot be used; it was left out.",
+        "es": "El valor “{value}” de `{name}` de este enlace no sirve; se omitió.",
+    },
+    "search.link": {"en": "Link to this search", "es": "Enlace a esta búsqueda"},
+    "search.link_help": {
+        "en": "Copy this address to come back to exactly these results, or to share them.",
+        "es": "Copie esta dirección para volver a estos mismos resultados o compartirlos.",
+    },
+    "search.sort": {"en": "Order", "es": "Orden"},
+    "search.sort.relevance": {"en": "Relevance", "es": "Relevancia"},
+    "search.sort.document": {"en": "Document order", "es": "Orden del documento"},
+    "search.sort_help": {
+        "en": "Relevance: the documents whose hits score best together come first. Document "
+        "order: documents by file path, pages in order, lines from top to bottom.",
+        "es": "Relevancia: primero los documentos cuyos resultados puntúan mejor juntos. Orden "
+        "del documento: documentos por ruta, páginas en orden, líneas de arriba abajo.",
+    },
+    "search.facet.collection": {"en": "Collection", "es": "Colección"},
+    "search.facet.folder": {"en": "Folder", "es": "Carpeta"},
+    "search.facet.band": {"en": "Word confidence", "es": "Confianza de la palabra"},
+    "search.facet_all": {"en": "all", "es": "todas"},
+    "search.facet_choice": {"en": "{value} ({count})", "es": "{value} ({count})"},
+    "search.facet_help": {
+        "en": "Show only these hits; the counts are among the hits grouped below.",
+        "es": "Mostrar solo estos resultados; las cifras cuentan los resultados agrupados.",
+    },
+    "search.band.high": {"en": "high (80 % or more)", "es": "alta (80 % o más)"},
+    "search.band.medium": {"en": "medium (50–80 %)", "es": "media (50–80 %)"},
+    "search.band.low": {"en": "low (under 50 %)", "es": "baja (menos del 50 %)"},
+    "search.band.unknown": {"en": "no matched word", "es": "sin palabra coincidente"},
+    "search.hit_scores": {
+        "en": "{page} · line {line} · score {score} · word confidence {confidence}",
+        "es": "{page} · línea {line} · puntuación {score} · confianza de la palabra {confidence}",
+    },
+    "search.score_help.common": {
+        "en": "The score reads as the probability that the line answers the query. Several "
+        "words: their scores multiply; a OR b: 1 − (1 − a)(1 − b); an excluded word "
+        "multiplies by 1 − its score. The word confidence beside it is how surely the "
+        "recognizer read each matched word in the line's text (token probabilities; 100 % for "
+        "a corrected line).",
+        "es": "La puntuación se lee como la probabilidad de que la línea responda a la "
+        "consulta. Varias palabras: sus puntuaciones se multiplican; a OR b: "
+        "1 − (1 − a)(1 − b); una palabra excluida multiplica por 1 − su puntuación. La "
+        "confianza de la palabra, al lado, dice con qué seguridad el reconocedor leyó cada "
+        "palabra coincidente en el texto de la línea (probabilidades de sus tokens; 100 % en "
+        "una línea corregida).",
+    },
+    "search.score_help.auto": {
+        "en": "Auto: the probability that the line holds the word, summed over the "
+        "recognizer's alternative readings that contain it, times a weight: 1 for the word "
+        "itself, 0.9 for a spelling variant, 0.8 × similarity for a near miss. When every "
+        "reading has the word the score is 1.000, even if the word's own confidence is lower.",
+        "es": "Automático: la probabilidad de que la línea contenga la palabra, sumada sobre "
+        "las lecturas alternativas del reconocedor que la contienen, por un peso: 1 para la "
+        "palabra misma, 0,9 para una variante gráfica, 0,8 × similitud para un parecido. Si "
+        "todas las lecturas tienen la palabra, la puntuación es 1,000 aunque la confianza de "
+        "la palabra sea menor.",
+    },
+    "search.score_help.exact": {
+        "en": "Exact: the confidence with which the word was read in the line's current text "
+        "(the best reading, or the correction); a phrase multiplies its words' confidences.",
+        "es": "Exacto: la confianza con que se leyó la palabra en el texto actual de la línea "
+        "(la mejor lectura o la corrección); una frase multiplica las confianzas de sus "
+        "palabras.",
+    },
+    "search.score_help.prob": {
+        "en": "Probable: the probability that the line holds the word, summed over the "
+        "recognizer's alternative readings that contain it. When every reading has the word "
+        "the score is 1.000, even if the word's own confidence is lower.",
+        "es": "Probable: la probabilidad de que la línea contenga la palabra, sumada sobre las "
+        "lecturas alternativas del reconocedor que la contienen. Si todas las lecturas tienen "
+        "la palabra, la puntuación es 1,000 aunque la confianza de la palabra sea menor.",
+    },
+    "search.score_help.fuzzy": {
+        "en": "Fuzzy: as Probable, for the word and its near misses (similarity at least "
+        "0.7), each weighted by its similarity to the query word.",
+        "es": "Aproximado: como Probable, para la palabra y sus parecidos (similitud de al "
+        "menos 0,7), cada uno ponderado por su similitud con la palabra buscada.",
+    },
+    "search.score_help.semantic": {
+        "en": "Meaning: the cosine similarity between the query and the passage as sentence "
+        "embeddings (0 to 1). No word is matched, so no word confidence is shown.",
+        "es": "Sentido: la similitud coseno entre la consulta y el pasaje como vectores de "
+        "frase (0 a 1). No se compara ninguna palabra, así que no hay confianza de palabra.",
+    },
+    "search.score_title": {"en": "What the score means", "es": "Qué significa la puntuación"},
+    "search.document_header": {
+        "en": "{document} · hits: {hits} · pages: {pages}",
+        "es": "{document} · resultados: {hits} · páginas: {pages}",
+    },
+    "search.document_continued": {
+        "en": "{document} (continued)",
+        "es": "{document} (continuación)",
+    },
+    "search.page_header": {
+        "en": "Page {frame} · hits: {hits}",
+        "es": "Página {frame} · resultados: {hits}",
+    },
+    "search.select_hit": {"en": "Link to this hit", "es": "Enlazar este resultado"},
+    "search.selected": {"en": "Selected hit", "es": "Resultado elegido"},
+    "search.selected_missing": {
+        "en": "The linked hit is not among these results any more.",
+        "es": "El resultado enlazado ya no está entre estos resultados.",
+    },
+    "search.chart_title": {"en": "Hits per document", "es": "Resultados por documento"},
+    "search.chart_hits": {"en": "Hits", "es": "Resultados"},
+    "search.chart_document": {"en": "Document", "es": "Documento"},
+    "search.chart_more": {
+        "en": "The chart shows the first {shown} of {total} documents.",
+        "es": "El gráfico muestra los primeros {shown} de {total} documentos.",
+    },
+    "search.window": {
+        "en": "Groups, facets and the chart cover the best {window} of {total} hits.",
+        "es": "Los grupos, las facetas y el gráfico cubren los mejores {window} de {total} "
+        "resultados.",
+    },
+    "search.no_facet_hits": {
+        "en": "No hit matches the chosen facets.",
+        "es": "Ningún resultado coincide con las facetas elegidas.",
     },
     # page
     "page.title": {"en": "Page", "es": "Página"},
@@ -189,6 +306,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "correct.current_reading": {"en": "current", "es": "actual"},
     "correct.use_reading": {"en": "Use this reading", "es": "Usar esta lectura"},
+    "correct.palette_help": {
+        "en": "Characters of this collection: a click inserts one at the cursor.",
+        "es": "Caracteres de esta colección: un clic inserta uno en el cursor.",
+    },
+    "correct.insert": {"en": "Insert {name}", "es": "Insertar {name}"},
+    "correct.previous_line": {"en": "Previous line ({number})", "es": "Línea anterior ({number})"},
+    "correct.next_line": {"en": "Next line ({number})", "es": "Línea siguiente ({number})"},
+    "correct.changes": {"en": "Changes from v{version}", "es": "Cambios respecto a v{version}"},
     # conflict
     "conflict.explain": {
         "en": "Someone saved this line while you were editing it. Both texts are below: "
@@ -276,6 +401,38 @@ MESSAGES: dict[str, dict[str, str]] = {
     "collections.finished": {"en": "Finished", "es": "Fin"},
     "collections.settings": {"en": "Settings", "es": "Ajustes"},
     "collections.models": {"en": "Models", "es": "Modelos"},
+    "collections.overview": {"en": "Overview", "es": "Resumen"},
+    "overview.histogram": {"en": "Word confidence", "es": "Confianza de las palabras"},
+    "overview.confidence": {"en": "Confidence", "es": "Confianza"},
+    "overview.from": {"en": "From", "es": "Desde"},
+    "overview.to": {"en": "To", "es": "Hasta"},
+    "overview.words": {"en": "Words", "es": "Palabras"},
+    "overview.no_words": {"en": "No words read yet.", "es": "Aún no hay palabras leídas."},
+    "overview.pages_by_confidence": {
+        "en": "Pages by mean confidence (click a bar to open the page)",
+        "es": "Páginas por confianza media (pulse una barra para abrir la página)",
+    },
+    "overview.pages_axis": {
+        "en": "Pages, least confident first",
+        "es": "Páginas, de menos a más confianza",
+    },
+    "overview.page": {"en": "Page", "es": "Página"},
+    "overview.mean_confidence": {"en": "Mean confidence", "es": "Confianza media"},
+    "overview.review_progress": {"en": "Review progress", "es": "Progreso de la revisión"},
+    "overview.review_caption": {
+        "en": "{verified} of {lines} lines corrected or confirmed",
+        "es": "{verified} de {lines} líneas corregidas o confirmadas",
+    },
+    "overview.no_reviews": {
+        "en": "No line corrected or confirmed yet.",
+        "es": "Aún no se ha corregido ni confirmado ninguna línea.",
+    },
+    "overview.day": {"en": "Day", "es": "Día"},
+    "overview.lines_verified": {"en": "Lines verified so far", "es": "Líneas verificadas"},
+    "overview.saves": {"en": "Saves that day", "es": "Guardados ese día"},
+    "overview.failures": {"en": "Failed files by reason", "es": "Archivos fallidos por motivo"},
+    "overview.reason": {"en": "Reason", "es": "Motivo"},
+    "overview.files": {"en": "Files", "es": "Archivos"},
     # models: the adaptation loop (collections page)
     "models.active": {
         "en": "This collection is read by **{name}**.",

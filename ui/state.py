@@ -16,10 +16,12 @@ EDITOR = "editor"
 """The editor's name (the sidebar's text box); corrections need it."""
 FLASH = "flash"
 """A message to show once, at the top of the next run (after a save and rerun)."""
-SEARCH_REQUEST = "search.request"
-"""The last submitted `SearchRequest`."""
-SEARCH_OFFSET = "search.offset"
-"""The first hit shown (pagination)."""
+SEARCH_VIEW = "search.view"
+"""The `SearchView` on the search page: the last submitted request and how its hits show."""
+SEARCH_URL = "search.url"
+"""The search page's query parameters as the page last wrote or read them (`ui.search_url`)."""
+SEARCH_GENERATION = "search.generation"
+"""Bumped whenever a new view replaces the old one, so the result widgets start afresh."""
 CONFLICT = "correct.conflict"
 """A `Conflict`: a correction refused because the line changed meanwhile."""
 REVIEW = "review.session"
@@ -41,6 +43,47 @@ class SearchRequest:
     mode: str = "auto"
     collection: str | None = None
     min_confidence: float | None = None
+
+
+RELEVANCE = "relevance"
+DOCUMENT_ORDER = "document"
+SORTS = (RELEVANCE, DOCUMENT_ORDER)
+"""How hits are ordered: best documents first, or documents by path and lines by position."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFacets:
+    """Which of a search's hits are shown; an empty choice shows them all.
+
+    Attributes:
+        collections: Only hits in these collections.
+        folders: Only hits whose page file lies in these folders.
+        bands: Only hits whose matched words fall in these confidence bands
+            (`ui.hit_groups.BANDS`).
+    """
+
+    collections: tuple[str, ...] = ()
+    folders: tuple[str, ...] = ()
+    bands: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SearchView:
+    """Everything the search page shows, as a link can carry it (`ui.search_url`).
+
+    Attributes:
+        request: The submitted search.
+        results_page: The page of results shown, from 1.
+        sort: One of `SORTS`.
+        facets: Which hits are shown.
+        selected: The line id of the hit picked out, if any.
+    """
+
+    request: SearchRequest
+    results_page: int = 1
+    sort: str = RELEVANCE
+    facets: SearchFacets = SearchFacets()
+    selected: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -284,7 +284,7 @@ def format_adapt_report(report: AdaptReport) -> str:
         "(legajo models activate to choose it anyway)"
     )
     held = (
-        f"{report.held_back_pages} pages"
+        _pages(report.held_back_pages)
         if report.held_back_pages
         else "every fifth line of the one page"
     )
@@ -292,7 +292,7 @@ def format_adapt_report(report: AdaptReport) -> str:
         [
             f"model   {record.name} ({record.path})",
             f"from    {report.base.name or report.base.source}",
-            f"trained {report.train_lines} verified lines of {report.train_pages} pages; "
+            f"trained {report.train_lines} verified lines of {_pages(report.train_pages)}; "
             f"held back {report.held_back_lines} lines ({held}); {report.minutes:.1f} min",
             f"CER on the held-back lines: {report.cer_before:.4f} before, "
             f"{report.cer_after:.4f} after",
@@ -376,6 +376,10 @@ def _record_json(record: ModelRecord, reads: list[str] | None) -> dict[str, Any]
     if reads is not None:
         data["reads"] = reads
     return data
+
+
+def _pages(count: int) -> str:
+    return "1 page" if count == 1 else f"{count} pages"
 
 
 def _rate(value: float | None) -> str:

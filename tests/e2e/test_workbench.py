@@ -28,9 +28,14 @@ HOSTILE = '<b>negrita</b> <img src=x onerror="alert(1)"> [enlace](javascript:ale
 
 
 def settle(page: Any) -> None:
-    """Waits until the app's script run is over (Streamlit marks it on the app root)."""
+    """Waits until the app's script run is over and every image on the page has loaded.
+
+    Streamlit marks the run's state on the app root. Not Playwright's ``networkidle``: after
+    the search page has put a search in the address (``history.pushState``), an ``st.iframe``
+    drawn later (the correction page's palette) kept it from ever firing.
+    """
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]')
-    page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => Array.from(document.images).every((image) => image.complete)")
 
 
 def shoot(page: Any, folder: Path, name: str) -> None:

@@ -37,9 +37,9 @@ def _store(repository: Repository, pdf: Path, size: tuple[int, int], settings: d
     page = Page(
         image=str(pdf), frame=0, width=size[0], height=size[1], lines=(line,), steps=(step,)
     )
-    collection = repository.ensure_collection("c")
-    model = ModelKey("m", f"r{len(repository.pages())}")  # a new page each time
-    repository.store_page(collection, None, hash_file(pdf), page, model)
+    # One reading per page in a collection: each copy goes to a collection of its own.
+    collection = repository.ensure_collection(f"c{len(repository.pages())}")
+    repository.store_page(collection, None, hash_file(pdf), page, ModelKey("m", "r"))
     return repository.pages()[-1].id
 
 

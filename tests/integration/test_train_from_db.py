@@ -251,8 +251,12 @@ def test_from_db_usage_and_empty_database(
     code, _, err = cli(capsys, "train", *out, "--from-db", "--db", url, "--collection", "nope")
     assert code == 2 and "no collection named 'nope'" in err
 
-    # Exit 1: the database holds no line that a person verified.
+    # Exit 2 for a database that is not there (none is created), exit 1 for one that holds
+    # no line a person verified.
     empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    code, _, err = cli(capsys, "train", *out, "--from-db", "--db", empty)
+    assert code == 2 and not (tmp_path / "empty.db").exists()
+    open_database(empty).close()
     code, _, err = cli(capsys, "train", *out, "--from-db", "--db", empty)
     assert code == 1
     assert f"no verified lines in database {empty}, every collection" in err

@@ -1,4 +1,7 @@
-"""Collections: counts and confidence, failed files, models and settings used, exports.
+"""Collections: counts and confidence, charts, failed files, models and settings used, exports.
+
+The Overview tab charts the chosen collection (`ui.overviews`): word confidences, pages by
+mean confidence (a click opens the page), the review's progress, failed files by reason.
 
 The Models tab shows the models trained in this home and, for editors, the adaptation loop:
 train on the verified lines, read again, see what changed (`ui.adaptation`).
@@ -16,10 +19,12 @@ from indexer.transfer.exporter import ExportFormat
 from ui import components, services
 from ui.adaptation import models_tab
 from ui.exports import MIME_TYPES, export_collection, export_file_name, export_page
+from ui.overviews import open_chosen_page, overview_tab
 
 config = services.settings()
 t = components.translator()
 repository = services.repository(config)
+open_chosen_page()
 
 st.title(t("collections.title"))
 stats = repository.stats()
@@ -45,8 +50,9 @@ st.dataframe(
 collection = st.selectbox(
     t("common.collection"), [s.collection for s in stats], key="collections.collection"
 )
-pages_tab, failures_tab, runs_tab, models_section, export_tab = st.tabs(
+overview_section, pages_tab, failures_tab, runs_tab, models_section, export_tab = st.tabs(
     [
+        t("collections.overview"),
         t("collections.pages"),
         t("collections.failures"),
         t("collections.runs"),
@@ -55,6 +61,8 @@ pages_tab, failures_tab, runs_tab, models_section, export_tab = st.tabs(
     ]
 )
 pages = repository.pages(collection)
+with overview_section:
+    overview_tab(config, collection, next(s.lines for s in stats if s.collection == collection), t)
 with pages_tab:
     st.dataframe(
         [

@@ -1,11 +1,17 @@
 """Correct: edit a line in a form, see its history, restore a version, settle conflicts.
 
+The lines before and after the one being corrected are shown around it, and a palette of
+the collection's unusual characters (`ui.palette`) inserts one at the cursor of the form's
+field. Each version in the history shows what it changed (`ui.diffs`).
+
 The history lists the line's versions (the machine reading, then every correction) and, once
 the line was read again (`legajo reread`), each machine reading with its model and time.
 
 Every save goes through `ui.components.submit_correction` as a callback whose arguments were
 fixed when the form was drawn, so the version sent to the optimistic lock is the one the
 editor saw. If someone saved the line meanwhile, both texts are shown and neither is lost.
+After a save every view is drawn anew from the database: the line select box's key holds the
+page's versions, so it becomes a new widget that shows the saved text.
 """
 
 from __future__ import annotations
@@ -15,7 +21,10 @@ import streamlit as st
 from indexer.store.repository import StoredLine
 from ui import components, services, state
 from ui.corrections import LineVersion
+from ui.diffs import diff_markdown, text_diff
 from ui.navigation import LINE_ID, PAGE, PAGE_ID, line_link, query_id
+from ui.overviews import character_counts, forget_characters, overview
+from ui.palette import palette, palette_entries
 from ui.text import escape_markdown
 
 config = services.settings()
@@ -30,19 +39,21 @@ def submit_form(stored: StoredLine, text_key: str) -> None:
     if text == stored.line.text:
         components.set_flash(t("correct.unchanged"), "info")
         return
-    components.submit_correction(stored.id, text, stored.version)
+    if components.submit_correction(stored.id, text, stored.version):
+        forget_characters()
 
 
 def save_typed(line_id: int, text_key: str, expected_version: int) -> None:
     """Saves the text typed in a form, whatever it is."""
-    components.submit_correction(
-        line_id, str(st.session_state.get(text_key, "")).strip(), expected_version
-    )
+    text = str(st.session_state.get(text_key, "")).strip()
+    if components.submit_correction(line_id, text, expected_version):
+        forget_characters()
 
 
 def restore(line_id: int, text: str, expected_version: int) -> None:
     """Makes an earlier text current again, as a new correction."""
-    components.submit_correction(line_id, text, expected_version)
+    if components.submit_correction(line_id, text, expected_version):
+        forget_characters()
 
 
 def keep_theirs(line_id: int) -> None:
@@ -63,6 +74,27 @@ def edit_form(stored: StoredLine) -> None:
             on_click=submit_form,
             args=(stored, text_key),
         )
+
+
+def character_palette(collection: str) -> None:
+    """The collection's unusual characters; a click inserts one into the form's field."""
+    st.caption(t("correct.palette_help"))
+    palette(
+        palette_entries(character_counts(config, collection)),
+        [t("correct.text"), t("conflict.merged")],
+        t("correct.insert"),
+    )
+
+
+def neighbour(lines: list[StoredLine], index: int, label: str) -> None:
+    """A line next to the one being corrected, muted: its image and its text."""
+    if not 0 <= index < len(lines):
+        return
+    near = lines[index]
+    with st.container(border=True):
+        st.caption(t(label, number=index + 1))
+        components.line_image(config, near, t)
+        st.caption(escape_markdown(near.line.text) or t("common.empty_line"))
 
 
 def conflict_view(stored: StoredLine, conflict: state.Conflict, latest: LineVersion) -> None:
@@ -102,13 +134,18 @@ def conflict_view(stored: StoredLine, conflict: state.Conflict, latest: LineVers
 def history_view(stored: StoredLine, versions: list[LineVersion]) -> None:
     """Every version of the line, newest first, each restorable."""
     st.subheader(t("correct.history"))
-    for version in reversed(versions):
+    for position in reversed(range(len(versions))):
+        version = versions[position]
+        earlier = versions[position - 1] if position else None
         number_column, text_column, who_column, action_column = st.columns(
             [1, 6, 3, 2], vertical_alignment="center"
         )
         number_column.markdown(f"**v{version.version}**")
         with text_column:
             st.code(version.text or " ", language=None, wrap_lines=True)
+            if earlier is not None and earlier.text != version.text:
+                changes = diff_markdown(text_diff(earlier.text, version.text))
+                st.caption(f"{t('correct.changes', version=earlier.version)}: {changes}")
         if version.editor is None:
             who_column.caption(t("correct.machine"))
         elif version.confirmed:
@@ -182,7 +219,10 @@ lines = repository.lines(page_id)
 if not lines:
     st.info(t("page.no_lines"))
     st.stop()
-stored = lines[components.line_choice(lines, t, f"correct.line.{page_id}", query_id(LINE_ID))]
+# the versions in the key: after a save the select box is a new one, showing the saved text
+revision = sum(s.version for s in lines)
+index = components.line_choice(lines, t, f"correct.line.{page_id}.{revision}", query_id(LINE_ID))
+stored = lines[index]
 st.query_params.update(line_link(page_id, stored.id))
 st.page_link(
     PAGE,
@@ -191,14 +231,16 @@ st.page_link(
     query_params=line_link(page_id, stored.id),
 )
 
+neighbour(lines, index - 1, "correct.previous_line")
 components.line_image(config, stored, t)
 components.transcript(stored, t)
+neighbour(lines, index + 1, "correct.next_line")
 versions = desk.history(stored)
 st.caption(
     t(
         "correct.version_caption",
         page=escape_markdown(components.page_title(page.image, page.frame, t)),
-        line=lines.index(stored) + 1,
+        line=index + 1,
         version=stored.version,
         count=len(versions) - 1,
     )
@@ -212,5 +254,6 @@ else:
         conflict_view(stored, conflict, versions[-1])
     else:
         edit_form(stored)
+    character_palette(overview(config).page_collection(page_id))
 history_view(stored, versions)
 readings_view(stored)
