@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
 from htr.document import Line, Page, ProcessingStep, Word
 from htr.errors import ImageLoadError
-from indexer.settings import sqlite_url
 from indexer.store.db import open_database
 from indexer.store.orm import CorrectionRow
 from indexer.store.overview import ConfidenceBin, FailureCount, Overview, ReviewDay, clusters
 from indexer.store.repository import ModelKey, Repository, SourceFile
+from tests.integration import test_postgres as backends
 
 MODEL = ModelKey("m", "r1")
 STEP = ProcessingStep("recognition", "legajo 0.1.0", model_id="m", model_revision="r1")
@@ -44,9 +43,15 @@ def store(repository: Repository, collection: str, name: str, *lines: Line) -> i
     return next(p.id for p in repository.pages(collection) if p.source_path == source.path)
 
 
+# The database backends (SQLite, a throwaway PostgreSQL server), as fixtures of this module.
+postgres_server = backends.postgres_server
+postgres_url = backends.postgres_url
+database_url = backends.database_url
+
+
 @pytest.fixture
-def repository(tmp_path: Path) -> Iterator[Repository]:
-    database = open_database(sqlite_url(tmp_path / "legajo.db"))
+def repository(database_url: str) -> Iterator[Repository]:
+    database = open_database(database_url)
     yield Repository(database)
     database.close()
 
