@@ -216,17 +216,9 @@ class Archive:
             TrainingError: Too few verified lines, or training failed.
         """
         from indexer.adaptation.adapt import AdaptSettings, adapt_collection
-        from indexer.adaptation.registry import choose_model, collection_model
-        from indexer.store.model_registry import ModelRegistry
 
-        registry = ModelRegistry(self.repository.database)
-        chosen = (
-            choose_model(registry, base)
-            if base is not None
-            else collection_model(registry, collection)
-        )
         settings = AdaptSettings(
-            collection, minutes=minutes, steps=steps, base=chosen.source, activate=activate
+            collection, minutes=minutes, steps=steps, base=base, activate=activate
         )
         return adapt_collection(self.repository, self.home, settings)
 
@@ -267,18 +259,14 @@ class Archive:
         settings: RecognizerSettings | None,
     ) -> Recognizer:
         """The recognizer `model` names (a home's model name too), else the collection's."""
-        from indexer.adaptation.registry import choose_model, collection_model
+        from indexer.adaptation.registry import reading_model
         from indexer.store.model_registry import ModelRegistry
 
         if model is not None and not isinstance(model, (str, Path)):
             return model
         registry = ModelRegistry(self.repository.database)
-        chosen = (
-            collection_model(registry, collection)
-            if model is None
-            else choose_model(registry, str(model))
-        )
-        return _recognizer(chosen.source, settings)
+        name = None if model is None else str(model)
+        return _recognizer(reading_model(registry, name, collection).source, settings)
 
     def search(
         self,

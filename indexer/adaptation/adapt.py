@@ -28,9 +28,8 @@ from htr.training.data import LineSet
 from htr.training.validation import validate_recognizer
 from indexer.adaptation.registry import (
     ChosenModel,
-    choose_model,
-    collection_model,
     models_folder,
+    reading_model,
     runs_folder,
 )
 from indexer.store.model_registry import ModelRegistry
@@ -151,11 +150,7 @@ def adapt_collection(
     report = progress or (lambda _: None)
     registry = ModelRegistry(repository.database)
     registry.active(settings.collection)  # the collection must exist
-    base = (
-        choose_model(registry, settings.base)
-        if settings.base is not None
-        else collection_model(registry, settings.collection)
-    )
+    base = reading_model(registry, settings.base, settings.collection)
     verified = repository.verified_lines(
         settings.collection, import_model=IMPORT_MODEL, import_step=IMPORT_STEP
     )

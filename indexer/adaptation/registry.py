@@ -74,6 +74,15 @@ def choose_model(registry: ModelRegistry, name_or_path: str) -> ChosenModel:
     return ChosenModel(name_or_path, None)
 
 
+def reading_model(
+    registry: ModelRegistry, name_or_path: str | None, collection: str
+) -> ChosenModel:
+    """The model named (`choose_model`), or when none is, the collection's (`collection_model`)."""
+    if name_or_path is not None:
+        return choose_model(registry, name_or_path)
+    return collection_model(registry, collection)
+
+
 def _same_folder(name_or_path: str, folder: Path) -> bool:
     path = Path(name_or_path).expanduser()
     return path.is_dir() and folder.is_dir() and path.resolve() == folder.resolve()

@@ -178,14 +178,11 @@ def model_for_collection(repository: Repository, model: str | None, collection: 
     A registry name given to ``--model`` stands for its checkpoint folder; a collection
     read by the bundled model is read by ``$LEGAJO_MODEL`` when that is set.
     """
-    from indexer.adaptation.registry import choose_model, collection_model
+    from indexer.adaptation.registry import reading_model
     from indexer.store.model_registry import ModelRegistry
 
-    registry = ModelRegistry(repository.database)
-    if model is not None:
-        return choose_model(registry, model).source
-    chosen = collection_model(registry, collection)
-    if chosen.record is None:  # the bundled model, unless the environment names another
+    chosen = reading_model(ModelRegistry(repository.database), model, collection)
+    if model is None and chosen.record is None:  # bundled, unless the environment says else
         return os.environ.get(MODEL_VARIABLE, chosen.source)
     return chosen.source
 
