@@ -21,6 +21,12 @@ written atomically (`write_atomically`: a temporary file in the same folder, fsy
 the index file first; a crash between the two leaves a manifest that no longer matches its
 file, which `check` reports and `repair` fixes.
 
+**The sentence model** of a database's semantic index is a setting stored with the index: the
+``model_id`` of its manifest (`stored_semantic_model`). `legajo reindex --semantic-model`
+changes it, and everything else uses it without being told again: searches (CLI, workbench,
+Python API), `repair`, and bringing the index up to date. `rebuild` loads the model before it
+writes anything, so a model that cannot be loaded leaves the existing files as they were.
+
 `check` compares each index with its manifest and the database and reports, per index, one
 `Problem`: the file or manifest is missing; unreadable (corrupt, truncated, not matching its
 manifest, another format); foreign (built for another database or schema, ahead of this
@@ -99,6 +105,7 @@ __all__ = [
     "rebuild",
     "repair",
     "save_index",
+    "stored_semantic_model",
     "write_atomically",
 ]
 
@@ -126,7 +133,8 @@ def rebuild(
         home: legajo's data folder.
         kind: `LEXICAL` or `SEMANTIC`.
         semantic_model: The sentence model (see `indexer.search.semantic.resolve_model`); None
-            keeps the model of the existing semantic index, or uses the packaged default.
+            keeps the model of the existing semantic index (`stored_semantic_model`), or uses
+            the packaged default. It is loaded before anything is written.
         on_progress: Progress of the semantic embedding.
 
     Returns:
@@ -134,7 +142,8 @@ def rebuild(
 
     Raises:
         ValueError: If `kind` is unknown.
-        SemanticModelError: If the sentence model cannot be loaded.
+        SemanticModelError: If the sentence model cannot be loaded (the existing files are
+            left as they were).
         OSError: If the files cannot be written.
     """
     folder = index_folder(home, repository.database.url)
@@ -154,8 +163,18 @@ def rebuild(
         from indexer.search.passages import collection_passages
         from indexer.search.semantic import SemanticIndex
 
-        model = semantic_model if semantic_model is not None else _previous_model(folder)
-        semantic = SemanticIndex(model)
+        previous = stored_semantic_model(home, repository.database.url)
+        semantic = SemanticIndex(semantic_model if semantic_model is not None else previous)
+        if previous is not None and previous != semantic.model_id:
+            logger.info(
+                "the semantic index changes its sentence model from %s to %s: every passage "
+                "is embedded again",
+                previous,
+                semantic.model_id,
+            )
+        # Loaded first, even for an empty collection: a manifest must never name a model
+        # that cannot be loaded, and a bad name must fail before the lines are read.
+        semantic.load_model()
         semantic.build(collection_passages(repository.line_texts()), on_progress=on_progress)
         return save_index(
             repository, home, semantic, state=state, build_seconds=time.perf_counter() - started
@@ -297,14 +316,26 @@ def load_semantic(
     Args:
         repository: The database.
         home: legajo's data folder.
-        model: The sentence model the caller searches with (None: the packaged default).
+        model: The sentence model the caller searches with (see
+            `indexer.search.semantic.resolve_model`); None: the model the index was built
+            with, as its manifest names it.
     """
-    from indexer.search.semantic import SemanticIndex
+    from indexer.search.semantic import SemanticIndex, resolve_model
 
     folder = index_folder(home, repository.database.url)
     try:
         manifest = _manifest_for_loading(folder, SEMANTIC)
         if manifest is None:
+            return None
+        if model is None:
+            model = manifest.model_id
+        elif (wanted := resolve_model(model).model_id) != manifest.model_id:
+            logger.info(
+                "semantic index %s was built with the sentence model %s, not %s; not using it",
+                index_path(folder, SEMANTIC),
+                manifest.model_id,
+                wanted,
+            )
             return None
         if manifest.change_id > repository.last_change_id():
             logger.warning(
@@ -402,8 +433,28 @@ def _manifest_for_loading(folder: Path, kind: str) -> Manifest | None:
     return manifest
 
 
-def _previous_model(folder: Path) -> str | None:
+def stored_semantic_model(home: Path, database_url: str) -> str | None:
+    """The sentence model a database's semantic index was built with: its stored setting.
+
+    Read from the index's manifest, or from the index file's own header when the manifest
+    is missing or unreadable; nothing is loaded.
+
+    Args:
+        home: legajo's data folder.
+        database_url: The database's URL (as `indexer.store.db.Database.url` gives it).
+
+    Returns:
+        The model id (`indexer.search.semantic.ModelSource.model_id`: the packaged model's
+        name, a model directory's absolute path, or a hub name); None when neither file says.
+    """
+    from indexer.search.semantic import SemanticIndex
+
+    folder = index_folder(home, database_url)
     try:
         return read_manifest(folder, SEMANTIC).model_id
     except (FileNotFoundError, IndexFileError):
+        pass
+    try:
+        return SemanticIndex.read_header(index_path(folder, SEMANTIC)).model_id
+    except IndexFileError:
         return None

@@ -55,7 +55,8 @@ class SearchSettings:
         auto_variants: Whether auto matches spelling variants.
         auto_fuzzy: Whether auto matches near misses.
         prefix_forms: Most forms a prefix (``word*``) expands to.
-        semantic_model: Sentence-transformers model name or path; None for the packaged one.
+        semantic_model: Sentence-transformers model name or path; None for the model the
+            semantic index file was built with (the packaged one without a file).
         semantic_candidates: Passages asked of the semantic index (at least 4 x limit).
     """
 

@@ -430,9 +430,11 @@ class SemanticIndex:
         model = shared_model(self._source, self._device)
         # Models with query/document prompts (e5, bge...) need the right one on each side.
         encode = getattr(model, "encode_query" if as_query else "encode_document", model.encode)
+        prompt = None if as_query else _document_prompt(model)
         batch_size = CUDA_BATCH_SIZE if model.device.type == "cuda" else CPU_BATCH_SIZE
         vectors = encode(
             list(texts),
+            prompt_name=prompt,
             batch_size=batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
@@ -552,6 +554,22 @@ def _faiss() -> Any:
     import faiss
 
     return faiss
+
+
+DOCUMENT_PROMPTS = ("document", "passage", "corpus")
+"""Names of a model's passage prompt, in the order ``encode_document`` tries them."""
+
+
+def _document_prompt(model: Any) -> str | None:
+    """The name of the model's first passage prompt that is not empty, if any.
+
+    ``encode_document`` takes the first of `DOCUMENT_PROMPTS` the model has, and
+    sentence-transformers gives every model an empty ``document`` prompt: a model whose
+    configuration declares only ``passage`` (as the E5 models' prefixes are often written)
+    would get no prefix.
+    """
+    prompts = getattr(model, "prompts", None) or {}
+    return next((name for name in DOCUMENT_PROMPTS if prompts.get(name)), None)
 
 
 def _kind_of(index: Any) -> IndexKind | None:

@@ -7,8 +7,15 @@ device (`load_sentence_model`, `shared_model`), so the service and the UI share 
 Embedding runs on CUDA when torch sees a GPU. all-MiniLM-L6-v2 was trained on English: it
 matches English paraphrases ("ship at sea" finds "the galleon sailed from Seville to the
 Indies") and Spanish passages that share names or near-cognates with the query, but does not
-reliably bridge languages or paraphrase in Spanish; a multilingual sentence model given by
-path does better on early-modern Spanish.
+reliably bridge languages or paraphrase in Spanish; a multilingual sentence model does better
+on early-modern Spanish.
+
+Queries are embedded with `SentenceTransformer.encode_query` and passages with
+``encode_document``, which prepend the prompts the model declares in the ``prompts`` of its
+``config_sentence_transformers.json``: ``query`` for queries, the first non-empty of
+``document``, ``passage`` and ``corpus`` for passages (`indexer.search.semantic`). A model
+that wants prefixes it does not declare (the E5 models' ``"query: "`` and ``"passage: "``)
+gets them once they are added to a saved copy's ``prompts``.
 """
 
 from __future__ import annotations
@@ -143,18 +150,21 @@ def _load_model(source: ModelSource, device: str) -> SentenceTransformer:
         hint = (
             ""
             if source.local
-            else " (a hub name needs a network or a copy in the local Hugging Face cache;"
-            " offline, give the path of a model directory; HF_HUB_OFFLINE=1 makes this"
-            " fail at once instead of after retries)"
+            else " (a hub name needs a network or a copy in the local Hugging Face cache,"
+            " HF_HOME, by default ~/.cache/huggingface: fetch it once where there is a"
+            f" network, `hf download {source.location}`, or give the path of a model"
+            " directory; HF_HUB_OFFLINE=1 makes this fail at once instead of after retries)"
         )
         raise SemanticModelError(
             f"cannot load sentence model {source.model_id!r}{hint}: {error}"
         ) from error
+    prompts = ", ".join(f"{name} {text!r}" for name, text in model.prompts.items() if text)
     logger.info(
-        "loaded sentence model %s on %s in %.1f s",
+        "loaded sentence model %s on %s in %.1f s (prompts: %s)",
         source.model_id,
         device,
         time.perf_counter() - started,
+        prompts or "none",
     )
     return model
 

@@ -44,6 +44,13 @@ from the database when there is no sound file) and brought up to date before eac
 the lexical index with the forms added since it was built (form ids only grow), the
 semantic index with the change feed after its high-water mark.
 
+**Sentence model.** Semantic searches embed the query with the model the database's semantic
+index was built with (`indexer.search.index_files.stored_semantic_model`, set by ``legajo
+reindex --semantic-model``), or the packaged default when there is no index file. The stored
+model is looked up before each semantic search, so a long-lived service (the workbench)
+switches to a model chosen meanwhile. A `SearchSettings.semantic_model` other than the
+stored one gets an index built for it in memory; the index file is left alone.
+
 **Cost.** A one-word query (with its variants, near misses or prefix forms) reads, for each
 accepted form, only the form's best ``offset + limit`` lines in index order, and counts the
 matching lines up to `TOTAL_LIMIT`. A query of several single words (ORs and exclusions
@@ -76,10 +83,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from indexer.errors import SearchTimeoutError
+from indexer.errors import SearchTimeoutError, SemanticModelError
 from indexer.search import topk
 from indexer.search.hits import Hit, MatchedWord, SearchResult, matched_words
-from indexer.search.index_files import catch_up_semantic, load_lexical, load_semantic
+from indexer.search.index_files import (
+    catch_up_semantic,
+    load_lexical,
+    load_semantic,
+    stored_semantic_model,
+)
 from indexer.search.matching import (
     SEVERAL_TOTAL_LIMIT,
     TOTAL_LIMIT,
@@ -143,6 +155,22 @@ class SearchService:
     def settings(self) -> SearchSettings:
         """The matching and scoring settings."""
         return self._settings
+
+    @property
+    def semantic_model(self) -> str:
+        """The id of the sentence model semantic searches use now (module docstring).
+
+        Raises:
+            SemanticModelError: If `SearchSettings.semantic_model` names no model directory.
+        """
+        requested = self._settings.semantic_model
+        if requested is None:
+            stored = stored_semantic_model(self._home, self._repository.database.url)
+            if stored is not None:
+                return stored
+        from indexer.search.semantic import resolve_model
+
+        return resolve_model(requested).model_id
 
     def search(
         self,
@@ -261,29 +289,63 @@ class SearchService:
         return LexicalIndex.build(self._repository.word_forms())
 
     def _fresh_semantic(self) -> SemanticIndex:
-        """The semantic index, with every change of the feed applied."""
+        """The semantic index of the model in use, with every change of the feed applied.
+
+        Raises:
+            SemanticModelError: If the model cannot be loaded; for the stored model, the
+                message says how to choose another.
+        """
         with self._lock:
-            if self._semantic is None:
-                self._semantic, self._semantic_change = self._load_semantic()
-            self._semantic_change = catch_up_semantic(
-                self._semantic, self._repository, self._semantic_change
-            )
-            if len(self._semantic):
-                # An index loaded from its file has no model yet; the query's embedding
-                # would load it inside the search's time limit.
-                self._semantic.load_model()
+            model_id = self.semantic_model
+            if self._semantic is not None and self._semantic.model_id != model_id:
+                logger.info(
+                    "semantic searches now use the sentence model %s instead of %s",
+                    model_id,
+                    self._semantic.model_id,
+                )
+                self._semantic = None
+            try:
+                if self._semantic is None:
+                    self._semantic, self._semantic_change = self._load_semantic(model_id)
+                self._semantic_change = catch_up_semantic(
+                    self._semantic, self._repository, self._semantic_change
+                )
+                if len(self._semantic):
+                    # An index loaded from its file has no model yet; the query's embedding
+                    # would load it inside the search's time limit.
+                    self._semantic.load_model()
+            except SemanticModelError as error:
+                stored = stored_semantic_model(self._home, self._repository.database.url)
+                if self._settings.semantic_model is not None or stored is None:
+                    raise
+                raise SemanticModelError(
+                    f"{error}. The semantic index of this database was built with this "
+                    "model: make it available again, or rebuild the index with another one "
+                    "(legajo reindex --only semantic --semantic-model NAME_OR_PATH)"
+                ) from error
             return self._semantic
 
-    def _load_semantic(self) -> tuple[SemanticIndex, int]:
+    def _load_semantic(self, model_id: str) -> tuple[SemanticIndex, int]:
         from indexer.search.passages import collection_passages
-        from indexer.search.semantic import SemanticIndex
+        from indexer.search.semantic import SemanticIndex, resolve_model
 
-        loaded = load_semantic(self._repository, self._home, self._settings.semantic_model)
+        resolve_model(model_id)  # a model directory that is gone is named as such, not as a file
+        loaded = load_semantic(self._repository, self._home, model_id)
         if loaded is not None:
             return loaded
-        logger.info("building the semantic index in memory (no index file yet)")
+        stored = stored_semantic_model(self._home, self._repository.database.url)
+        if stored is not None and stored != model_id:
+            logger.info(
+                "the semantic index file was built with the sentence model %s; building an "
+                "index for %s in memory (legajo reindex --only semantic --semantic-model "
+                "saves one)",
+                stored,
+                model_id,
+            )
+        else:
+            logger.info("building the semantic index in memory (no usable index file)")
         watermark = self._repository.last_change_id()
-        index = SemanticIndex(self._settings.semantic_model)
+        index = SemanticIndex(model_id)
         index.build(collection_passages(self._repository.line_texts()))
         return index, watermark
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from htr.errors import LegajoError
-from indexer.errors import UnknownCollectionError
+from indexer.errors import SemanticModelError, UnknownCollectionError
 from indexer.search.index_files import KINDS, SEMANTIC
 from indexer.settings import resolve_storage
 from legajo.cli.common import (
@@ -166,8 +166,10 @@ def add_reindex_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--semantic-model",
         metavar="NAME_OR_PATH",
-        help="sentence-transformers model for the semantic index (default: the model of the "
-        "existing index, else the packaged all-MiniLM-L6-v2)",
+        help="sentence-transformers model for the semantic index: a model directory or a "
+        "Hugging Face hub name in the local cache (default: the model of the existing index, "
+        "else the packaged all-MiniLM-L6-v2). It is stored with the index: searches, the "
+        "workbench and check --repair use it from then on",
     )
     add_storage_arguments(parser)
     parser.set_defaults(run=_run_reindex)
@@ -205,6 +207,8 @@ def _run_reindex(args: argparse.Namespace) -> int:
         for kind in [args.only] if args.only else KINDS:
             model = args.semantic_model if kind == SEMANTIC else None
             try:
+                if model is not None:
+                    _prepare_semantic_model(repository, home, model)
                 with _index_progress(kind) as progress:
                     manifest = rebuild(
                         repository, home, kind, semantic_model=model, on_progress=progress.move_to
@@ -246,7 +250,13 @@ def _run_check(args: argparse.Namespace) -> int:
                 with _index_progress(status.kind) as progress:
                     [manifest] = repair(repository, home, [status], on_progress=progress.move_to)
             except (LegajoError, OSError) as error:
-                print_error(f"cannot repair the {status.kind} index: {error}")
+                hint = (
+                    " (make the model available again, or choose another: legajo reindex "
+                    "--only semantic --semantic-model NAME_OR_PATH)"
+                    if isinstance(error, SemanticModelError)
+                    else ""
+                )
+                print_error(f"cannot repair the {status.kind} index: {error}{hint}")
                 return EXIT_FAILED
             print(f"{status.kind}: repaired: {_describe(manifest)}")
         return EXIT_DRIFT
@@ -260,6 +270,26 @@ def _open(args: argparse.Namespace) -> tuple[Repository, Path] | int:
         return open_repository(args, create=False), resolve_storage(args.home, args.db).home
     except LegajoError as error:
         return fail(error)
+
+
+def _prepare_semantic_model(repository: Repository, home: Path, model: str) -> None:
+    """Loads the sentence model asked for, and says on stderr when it replaces the index's.
+
+    Raises:
+        SemanticModelError: If the model cannot be loaded.
+    """
+    from indexer.search.index_files import stored_semantic_model
+    from indexer.search.semantic import load_sentence_model, resolve_model
+
+    load_sentence_model(model)
+    previous = stored_semantic_model(home, repository.database.url)
+    wanted = resolve_model(model).model_id
+    if previous is not None and previous != wanted:
+        print(
+            f"semantic: the sentence model changes from {previous} to {wanted}: "
+            "every passage is embedded again",
+            file=sys.stderr,
+        )
 
 
 def _describe(manifest: Manifest) -> str:
