@@ -8,9 +8,20 @@ TORCH := torch==2.13.0
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint model-code wheel clean-venv
+# The page viewer's JavaScript (OpenSeadragon), installed from the npm registry at build time
+# and copied into the package: the browser never asks a CDN for it.
+VIEWER_LOCK := ui/viewer/package-lock.json
+VIEWER_STAMP := ui/viewer/frontend/vendor/.lock-sha256
 
-setup: $(STAMP)
+.PHONY: setup demo test lint model-code wheel viewer clean-venv
+
+setup: $(STAMP) $(VIEWER_STAMP)
+
+$(VIEWER_STAMP): $(VIEWER_LOCK) | $(STAMP)
+	$(BIN)/python -m ui.viewer.bundle
+
+viewer: setup
+	$(BIN)/python -m ui.viewer.bundle --force
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

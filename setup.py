@@ -3,19 +3,25 @@
 The model lives once, in ``data/models/legajo-default`` (the sdist takes it along through
 MANIFEST.in); `BuildPyWithModel` copies it into the build tree, never into the source tree.
 An editable install copies nothing: there `htr.default_model` finds the checkout's folder.
-All the project's metadata is in pyproject.toml.
+Before the packages are built, the page viewer's JavaScript is brought from npm into
+``ui/viewer/frontend/vendor`` when it is not there yet (``python -m ui.viewer.bundle``), so
+the wheel carries it. All the project's metadata is in pyproject.toml.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
+ROOT = Path(__file__).resolve().parent
 MODEL_NAME = "legajo-default"
-MODEL_SOURCE = Path(__file__).resolve().parent / "data" / "models" / MODEL_NAME
+MODEL_SOURCE = ROOT / "data" / "models" / MODEL_NAME
+VIEWER_SCRIPT = ROOT / "ui/viewer/frontend/vendor/openseadragon/openseadragon.min.js"
 MODEL_TARGET = Path("htr", "models", MODEL_NAME)
 """Where the model goes in the built package (see `htr.default_model`)."""
 
@@ -25,6 +31,9 @@ class BuildPyWithModel(build_py):
 
     def run(self) -> None:
         """Builds the packages, then copies the model next to them (not for editable installs)."""
+        if not self.editable_mode and not VIEWER_SCRIPT.is_file():
+            # a separate process: the build's own environment need not import the package
+            subprocess.run([sys.executable, "-m", "ui.viewer.bundle"], cwd=ROOT, check=True)
         super().run()
         if self.editable_mode:
             return

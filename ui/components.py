@@ -245,16 +245,20 @@ def page_picker(repo: Repository, t: Translator, key: str) -> PageSummary | None
 def line_choice(lines: Sequence[StoredLine], t: Translator, key: str, line_id: int | None) -> int:
     """Lets the user choose a line of a page; returns its index in `lines`."""
     ids = [s.id for s in lines]
-    index = ids.index(line_id) if line_id in ids else 0
-    return int(
-        st.selectbox(
-            t("common.line"),
-            range(len(lines)),
-            index=index,
-            format_func=lambda i: f"{i + 1} · {_shorten(lines[i].line.text)}",
-            key=key,
+    # a choice already made (or set by a click elsewhere) is the widget's own state: passing
+    # an index too would make Streamlit warn that the value was set twice
+    first = ids.index(line_id) if line_id in ids else 0
+
+    def label(index: int) -> str:
+        return f"{index + 1} · {_shorten(lines[index].line.text)}"
+
+    if key in st.session_state:
+        chosen = st.selectbox(t("common.line"), range(len(lines)), format_func=label, key=key)
+    else:
+        chosen = st.selectbox(
+            t("common.line"), range(len(lines)), index=first, format_func=label, key=key
         )
-    )
+    return int(chosen or 0)
 
 
 def _page_image_or_none(config: UiSettings, page_id: int) -> Image.Image | None:

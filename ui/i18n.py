@@ -256,7 +256,39 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "No line was found on this page.",
         "es": "No se encontró ninguna línea en esta página.",
     },
-    "page.zoom": {"en": "Zoom", "es": "Ampliación"},
+    "page.hits_here": {
+        "en": "Hits of «{query}» on this page: {count} lines, boxed on the picture.",
+        "es": "Resultados de «{query}» en esta página: {count} líneas, recuadradas en la imagen.",
+    },
+    "page.back_to_results": {"en": "Back to the results", "es": "Volver a los resultados"},
+    "page.search_failed": {
+        "en": "The search in the address could not run: {error}",
+        "es": "No se pudo hacer la búsqueda de la dirección: {error}",
+    },
+    "page.viewer_missing": {
+        "en": "The zoomable viewer is not installed (`python -m ui.viewer.bundle` builds it): "
+        "the page is shown as a still picture.",
+        "es": "El visor con zoom no está instalado (`python -m ui.viewer.bundle` lo construye): "
+        "la página se muestra como imagen fija.",
+    },
+    # the page viewer (ui/viewer)
+    "viewer.text": {"en": "Text of the page", "es": "Texto de la página"},
+    "viewer.hits": {"en": "words found", "es": "palabras encontradas"},
+    "viewer.doubtful": {"en": "doubtful reading", "es": "lectura dudosa"},
+    "viewer.line": {"en": "Line", "es": "Línea"},
+    "viewer.empty": {"en": "(empty line)", "es": "(línea vacía)"},
+    "viewer.click_correct": {
+        "en": "Wheel to zoom, drag to pan, double-click to zoom in. Click a line, on the "
+        "picture or in the text, to correct it.",
+        "es": "Rueda para ampliar, arrastrar para desplazar, doble clic para acercar. Haga clic "
+        "en una línea, en la imagen o en el texto, para corregirla.",
+    },
+    "viewer.click_select": {
+        "en": "Wheel to zoom, drag to pan, double-click to zoom in. Click a line, on the "
+        "picture or in the text, to see its words and readings.",
+        "es": "Rueda para ampliar, arrastrar para desplazar, doble clic para acercar. Haga clic "
+        "en una línea, en la imagen o en el texto, para ver sus palabras y lecturas.",
+    },
     "page.line_confidence": {"en": "Line confidence", "es": "Confianza de la línea"},
     "page.version": {"en": "Version", "es": "Versión"},
     "page.correct": {"en": "Correct this line", "es": "Corregir esta línea"},

@@ -7,7 +7,7 @@ labels (`ui.text`), never as HTML.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import PurePath
 
 import streamlit as st
@@ -85,6 +85,7 @@ def hit_card(
     mode: str,
     selected: bool,
     on_select: Callable[[int], None],
+    search: Mapping[str, str] | None = None,
 ) -> None:
     """One hit: the line image, transcript, score beside its words' confidence, and links.
 
@@ -97,6 +98,8 @@ def hit_card(
         mode: The search mode (for the score's explanation).
         selected: Whether this is the hit the address picks out.
         on_select: Called with the line id when the user picks this hit out.
+        search: The search's query parameters (`ui.search_url.request_params`): the page
+            opened from the hit boxes every hit of the search on it.
     """
     hit = placed.hit
     with st.container(border=True, key=f"search-hit-{hit.line_id}"):
@@ -128,7 +131,7 @@ def hit_card(
                 PAGE,
                 label=t("search.open_page"),
                 icon=":material/article:",
-                query_params=line_link(hit.page_id, hit.line_id),
+                query_params=line_link(hit.page_id, hit.line_id) | dict(search or {}),
             )
             st.button(
                 t("search.select_hit"),

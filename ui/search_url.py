@@ -40,6 +40,8 @@ PARAMETERS = (
     HIT,
 )
 """The query parameters of a search view; any others in an address are ignored."""
+REQUEST_PARAMETERS = (QUERY, MODE, COLLECTION, MIN_CONFIDENCE)
+"""The parameters of the search itself: what a link to a page carries to box its hits."""
 MAX_QUERY_CHARS = 500
 """Longer queries in a link are cut (and reported)."""
 
@@ -101,6 +103,21 @@ def view_params(view: SearchView, default_mode: str = "auto") -> dict[str, str |
     if view.selected is not None:
         params[HIT] = str(view.selected)
     return params
+
+
+def request_params(request: SearchRequest, default_mode: str = "auto") -> dict[str, str]:
+    """The query parameters of a search alone (`REQUEST_PARAMETERS`), defaults left out."""
+    params = view_params(SearchView(request), default_mode)
+    return {k: v for k, v in params.items() if k in REQUEST_PARAMETERS and isinstance(v, str)}
+
+
+def parse_request(params: Params, modes: Sequence[str]) -> SearchRequest | None:
+    """Reads a search from an address, as `request_params` writes it; None without a query.
+
+    Values that cannot be used are replaced by their defaults (see `parse_view`).
+    """
+    view = parse_view({k: params[k] for k in REQUEST_PARAMETERS if k in params}, modes).view
+    return view.request if view is not None else None
 
 
 def search_params(params: Params) -> dict[str, list[str]]:

@@ -103,3 +103,19 @@ def page_view_jpeg(config: UiSettings, page_id: int, selected: int | None, zoom:
     """
     storage = config.storage
     return _page_view_jpeg(storage.database_url, config.read_only, page_id, selected, zoom)
+
+
+@st.cache_data(show_spinner=False, max_entries=16, ttl=300)
+def _page_data_url(database_url: str, read_only: bool, page_id: int) -> str:
+    from ui.viewer.payload import image_data_url
+
+    return image_data_url(_page_image(database_url, read_only, page_id))
+
+
+def page_data_url(config: UiSettings, page_id: int) -> str:
+    """The page's picture for the viewer, as a JPEG ``data:`` URL (cached).
+
+    Raises:
+        LookupError, PageImageUnavailableError: As for `page_image`.
+    """
+    return _page_data_url(config.storage.database_url, config.read_only, page_id)

@@ -6,14 +6,19 @@ Settings come from the environment (see `ui.config`).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from htr.runtime import configure_cpu_runtime
 from ui import components, services
 from ui.navigation import build_pages
 
+# a file of the package: a Material icon here would be fetched from Google's font servers
+FAVICON = str(Path(__file__).resolve().parent / "favicon.png")
+
 configure_cpu_runtime()  # before the first model load imports torch (`htr.runtime`)
-st.set_page_config(page_title="legajo", page_icon=":material/history_edu:", layout="wide")
+st.set_page_config(page_title="legajo", page_icon=FAVICON, layout="wide")
 config = services.settings()
 translate = components.sidebar(config)
 components.show_flash()  # here, so a message reaches whatever page runs next

@@ -84,8 +84,12 @@ def test_search_open_correct_and_find_the_correction(
     expect(page.get_by_role("heading", name=re.compile(r"^folio_\d\.png"))).to_be_visible()
     expect(page.get_by_text("Alternative readings")).to_be_visible()
     assert "page_id=" in page.url and "line_id=" in page.url
-    # the page image with its outlines, and the two tables (words, readings) drawn
-    expect(page.locator('[data-testid="stImage"] img')).to_have_count(2)
+    # the page in the viewer with its outlines, the line's image, and two tables (words,
+    # readings) drawn
+    viewer = page.frame_locator('iframe[title="ui.viewer.component.page_viewer"]')
+    expect(viewer.locator('body[data-ready="true"]')).to_be_attached()
+    expect(viewer.locator("polygon.line")).to_have_count(len(MEMORISED_TEXTS))
+    expect(page.locator('[data-testid="stImage"] img')).to_have_count(1)
     tables = page.locator('[data-testid="stDataFrame"]')
     expect(tables).to_have_count(2)
     for index in range(2):

@@ -157,7 +157,7 @@ def _copy_sources(target: Path) -> None:
     """The files a build reads, without the checkout's build leftovers (build/, egg-info)."""
     for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "LICENSE", "README.md"):
         shutil.copy2(REPO / name, target / name)
-    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "node_modules")
     for package in OUR_PACKAGES:
         shutil.copytree(REPO / package, target / package, ignore=skip)
     shutil.rmtree(target / "htr" / "models", ignore_errors=True)  # a stray build copy
@@ -215,6 +215,13 @@ def test_the_wheel_carries_the_model_the_licence_and_the_console_script(tmp_path
         assert archive.read(f"{info}/licenses/LICENSE") == (REPO / "LICENSE").read_bytes()
         entry_points = archive.read(f"{info}/entry_points.txt").decode()
         metadata = archive.read(f"{info}/METADATA").decode()
+        # the page viewer, OpenSeadragon included: the browser gets it from the package
+        viewer = "ui/viewer/frontend"
+        assert {f"{viewer}/index.html", f"{viewer}/viewer.js", f"{viewer}/viewer.css"} <= names
+        osd = REPO / viewer / "vendor" / "openseadragon"
+        for path in (osd / "openseadragon.min.js", osd / "images" / "home_rest.png"):
+            name = path.relative_to(REPO).as_posix()
+            assert archive.getinfo(name).file_size == path.stat().st_size
         archive.extractall(tmp_path / "installed")
     assert "legajo = legajo.cli.main:main" in entry_points
     assert "License-Expression: Apache-2.0" in metadata
@@ -248,6 +255,9 @@ def test_the_sdist_carries_the_model_and_the_build_hook(tmp_path: Path) -> None:
     with tarfile.open(sdist) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     expected = {"setup.py", "MANIFEST.in", "LICENSE", "pyproject.toml", "htr/line_model.py"}
+    expected |= {"ui/viewer/package-lock.json", "ui/viewer/frontend/viewer.js"}
+    expected |= {"ui/viewer/frontend/vendor/openseadragon/openseadragon.min.js"}
     expected |= {f"data/models/{DEFAULT_MODEL_NAME}/{p.name}" for p in BUNDLED.iterdir()}
     assert expected <= names
     assert not any(name.startswith("htr/models/") for name in names)
+    assert not any("node_modules" in name for name in names)

@@ -7,6 +7,7 @@ transcript stays text; review, page view, collections and the language switch wo
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -256,9 +257,14 @@ def test_page_view_shows_the_chosen_line_words_and_readings(
     words, readings = (d.value for d in app.dataframe)
     assert list(words.iloc[:, 0]) == MEMORISED_TEXTS[1].split()
     assert readings.iloc[0, 0] == MEMORISED_TEXTS[1]
-    assert len(app.get("image")) == 2  # the line, and the page with its outlines
-    app.select_slider(key="page.zoom").set_value(2.0).run()
-    assert not app.exception
+    assert len(app.get("image")) == 1  # the line; the page is in the viewer
+    (viewer,) = app.get("component_instance")
+    data = json.loads(viewer.proto.json_args)["data"]
+    assert [line["id"] for line in data["lines"]] == [
+        s.id for s in repository.lines(stored.page_id)
+    ]
+    assert data["selected"] == stored.id
+    assert data["image"].startswith("data:image/jpeg;base64,")
     button(app, "Correct this line").click().run()
     assert app.title[0].value == "Correct a line"
 
@@ -267,7 +273,33 @@ def test_a_page_can_be_chosen_without_a_link(app: AppTest) -> None:
     app.switch_page(PAGE).run()
     assert not app.exception, app.exception
     assert app.selectbox(key="page.picker.collection").value == COLLECTION
-    assert len(app.get("image")) == 2
+    assert len(app.get("component_instance")) == 1
+    assert len(app.get("image")) == 1
+
+
+def test_a_link_with_a_search_boxes_its_hits_on_the_page(
+    app: AppTest, repository: Repository
+) -> None:
+    stored = line_reading(repository, MEMORISED_TEXTS[1])
+    app.query_params["q"] = "quantos"
+    open_line(app, PAGE, stored)
+    assert not app.exception, app.exception
+    (viewer,) = app.get("component_instance")
+    hits = json.loads(viewer.proto.json_args)["data"]["hits"]
+    word = stored.line.words[1]  # "quantos"
+    assert hits == [{"line_id": stored.id, "box": list(word.bbox)}]
+    assert any("Hits of «quantos» on this page: 1 lines" in m.value for m in app.markdown)
+
+
+def test_without_the_bundled_viewer_the_page_is_a_still_picture(
+    app: AppTest, repository: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ui.viewer.component.viewer_available", lambda: False)
+    open_line(app, PAGE, line_reading(repository, MEMORISED_TEXTS[1]))
+    assert not app.exception, app.exception
+    assert not app.get("component_instance")
+    assert len(app.get("image")) == 2  # the page with its outlines, and the line
+    assert any("python -m ui.viewer.bundle" in i.value for i in app.info)
 
 
 def test_an_unknown_page_is_an_error_not_a_crash(app: AppTest) -> None:

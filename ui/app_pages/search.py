@@ -31,6 +31,7 @@ from ui.search_url import (
     COLLECTION,
     UrlProblem,
     parse_view,
+    request_params,
     search_link,
     search_params,
     view_params,
@@ -317,6 +318,7 @@ for document, page, hit in shown:
         mode=request.mode,
         selected=hit.hit.line_id == view.selected,
         on_select=select,
+        search=request_params(request, MODES[0]),
     )
 
 
