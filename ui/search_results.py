@@ -18,7 +18,7 @@ from ui.config import UiSettings
 from ui.hit_groups import DocumentGroup, PageGroup, PlacedHit, hits_per_document
 from ui.i18n import Translator
 from ui.navigation import PAGE, line_link
-from ui.services import repository
+from ui.services import repository, search_service
 from ui.text import escape_markdown
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,21 @@ def page_collections(config: UiSettings, page_ids: Sequence[int]) -> dict[int, s
         _page_collections.clear()
         known = _page_collections(storage.database_url, config.read_only, config)
     return known
+
+
+def warm_up(config: UiSettings) -> None:
+    """Loads what the first search needs: the search service, its indexes, the chart library.
+
+    A failure here is only logged: the search itself reports it to the reader.
+    """
+    import altair  # noqa: F401
+
+    from htr.errors import LegajoError
+
+    try:
+        search_service(config).prepare()
+    except (LegajoError, OSError) as error:
+        logger.warning("could not load the search indexes ahead of a search: %s", error)
 
 
 def score_help(t: Translator, mode: str) -> str:

@@ -246,6 +246,22 @@ class SearchService:
             )
         return SearchResult(hits=hits, total=total, elapsed_s=time.monotonic() - started, mode=mode)
 
+    def prepare(self, mode: str = "auto") -> None:
+        """Loads (or builds) what a search in `mode` needs, so that the first one is quick.
+
+        A workbench calls this while the reader types the first query.
+
+        Raises:
+            ValueError: If the mode is unknown.
+            SemanticModelError: If the sentence model of a semantic search cannot be loaded.
+        """
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
+        if self._uses_fuzzy(mode):
+            self._fresh_lexical()
+        if mode == "semantic":
+            self._fresh_semantic()
+
     def _uses_fuzzy(self, mode: str) -> bool:
         return mode == "fuzzy" or (mode == "auto" and self._settings.auto_fuzzy)
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import MEMORISED_TEXTS
-from tests.e2e.conftest import FIRST_LOAD_TIMEOUT_MS, Server, serve
+from tests.e2e.conftest import FIRST_LOAD_TIMEOUT_MS, STEP_TIMEOUT_MS, Server, serve
 from tests.ui.archive import COLLECTION, Archive
 
 pytestmark = pytest.mark.slow
@@ -43,7 +43,7 @@ def shoot(page: Any, folder: Path, name: str) -> None:
     page.screenshot(path=str(folder / name), full_page=True)
 
 
-def submit_search(page: Any, words: str) -> float:
+def submit_search(page: Any, words: str, timeout_ms: float = STEP_TIMEOUT_MS) -> float:
     """Types a query, presses Enter and returns the seconds until the first hit shows."""
     from playwright.sync_api import expect
 
@@ -51,7 +51,7 @@ def submit_search(page: Any, words: str) -> float:
     box.fill(words)
     started = time.perf_counter()
     box.press("Enter")
-    expect(page.get_by_text("Hits 1–")).to_be_visible()
+    expect(page.get_by_text("Hits 1–")).to_be_visible(timeout=timeout_ms)
     expect(page.get_by_role("link", name="Open the page").first).to_be_visible()
     return time.perf_counter() - started
 

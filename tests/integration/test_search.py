@@ -252,6 +252,20 @@ def test_bad_arguments(service: SearchService) -> None:
         service.search("-dios")
 
 
+def test_prepare_loads_the_index_a_mode_needs_once(
+    service: SearchService, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="indexer.search.service")
+    with pytest.raises(ValueError, match="mode"):
+        service.prepare("magic")
+    service.prepare("exact")  # the database is all an exact search needs
+    assert "lexical index" not in caplog.text
+    service.prepare()  # auto looks for near misses: the lexical index
+    assert caplog.text.count("building the lexical index in memory") == 1
+    assert found(service, "dios")
+    assert caplog.text.count("building the lexical index in memory") == 1  # not again
+
+
 def test_change_feed_follows_stores_replacements_and_corrections(repository: Repository) -> None:
     assert repository.last_change_id() == 0
     page = store(repository, "a", PAGE_A)

@@ -131,6 +131,9 @@ if submitted:
     replace_view(view, refill_form=False)
 if view is None or not view.request.query:
     st.info(t("search.empty"), icon=":material/info:")
+    # while the reader types, after the form is on screen: the first search then finds the
+    # search modules and indexes loaded, and the chart's library imported
+    search_results.warm_up(config)
     st.stop()
 request = view.request
 service = services.search_service(config)

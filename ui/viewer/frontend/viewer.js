@@ -227,6 +227,10 @@
     viewer.addHandler("resize", () => {
       if (!moved && viewer.world.getItemCount()) frame(true);
     });
+    // the zoom, relative to the whole page in view, for whoever looks (the browser tests)
+    viewer.addHandler("zoom", (event) => {
+      document.body.dataset.zoom = (event.zoom / viewer.viewport.getHomeZoom()).toFixed(3);
+    });
     for (const name of ["canvas-drag", "canvas-scroll", "canvas-double-click", "canvas-key"]) {
       viewer.addHandler(name, () => {
         moved = true;
