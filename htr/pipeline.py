@@ -323,16 +323,58 @@ def transcribe_page(
     Raises:
         LayoutError: See `find_lines`.
     """
+    return transcribe_pages([page], recognizer, settings)[0]
+
+
+def transcribe_pages(
+    pages: Sequence[PageImage], recognizer: Recognizer, settings: PipelineSettings | None = None
+) -> list[Page]:
+    """Finds the lines of several page images and reads them all in one batch.
+
+    The same pages as `transcribe_page` gives one by one, but the recognizer gets the lines
+    of all pages in one `Recognizer.recognize` call, so it can batch lines of similar width
+    across pages: what makes a folder of line images (`PipelineSettings.whole_image`, one
+    line per image) fast.
+
+    Args:
+        pages: The page images.
+        recognizer: The line recognizer.
+        settings: Layout settings.
+
+    Returns:
+        One `Page` per page image, in order (see `transcribe_page`).
+
+    Raises:
+        LayoutError: See `find_lines`; no page is read then.
+    """
     settings = settings or PipelineSettings()
-    lines, layout_step = find_lines(page, settings)
-    return Page(
-        image=str(page.source),
-        frame=page.frame,
-        width=page.image.width,
-        height=page.image.height,
-        lines=read_lines(page.image, lines, recognizer),
-        steps=(layout_step, recognizer.processing_step()),
-    )
+    found = [find_lines(page, settings) for page in pages]
+    crops = [
+        [crop_line(page.image, line) for line in lines]
+        for page, (lines, _) in zip(pages, found, strict=True)
+    ]
+    readings = recognizer.recognize([crop for page_crops in crops for crop in page_crops])
+    recognition = recognizer.processing_step()
+    transcribed = []
+    start = 0
+    for page, (lines, layout_step), page_crops in zip(pages, found, crops, strict=True):
+        page_readings = readings[start : start + len(lines)]
+        start += len(lines)
+        read = tuple(
+            _with_reading(line, crop, reading)
+            for line, crop, reading in zip(lines, page_crops, page_readings, strict=True)
+        )
+        transcribed.append(
+            Page(
+                image=str(page.source),
+                frame=page.frame,
+                width=page.image.width,
+                height=page.image.height,
+                lines=read,
+                steps=(layout_step, recognition),
+            )
+        )
+    return transcribed
 
 
 def read_lines(

@@ -1,12 +1,17 @@
 """TrOCR backend: any Hugging Face VisionEncoderDecoder checkpoint, batched, with n-best readings.
 
-Lines are sorted by width and read in batches under `torch.inference_mode`; beam search returns
-the `n_best` finished hypotheses of each line, whose summed token log-probabilities are turned
-into probabilities normalised over that list. Token log-probabilities of the best reading come
-from `compute_transition_scores` and become word confidences in `htr.confidence`.
+Lines of similar length are read in batches under `torch.inference_mode`; beam search returns
+the `n_best` finished hypotheses of each line, ranked by its length-normalised score. The best
+reading is the one beam search ranks first (what `generate` returns), and the readings'
+probabilities, normalised over that list, keep that order (`htr.confidence.beam_log_weights`).
+Token log-probabilities of the best reading come from `compute_transition_scores` and become
+word confidences in `htr.confidence`.
 
 Models whose encoder has a CTC head (legajo's line models, `htr.line_model`) are decoded
-jointly: the encoder runs once, the CTC head's greedy reading bounds the number of new tokens,
+jointly: the encoder runs once per line, on that line alone, and lines are batched for the
+decoder with their padding masked (`htr.line_batches`), so a line reads the same in any batch
+and as in transformers' own one-line loop; the CTC head's greedy reading bounds the number of
+new tokens (for a batch: its longest line's bound; lines are batched by that length),
 and every decoding step scores the decoder's candidates with ``CTC_WEIGHT`` times their CTC
 prefix score plus the rest times their decoder log-probability (`CTCPrefixScorer`), so token
 scores, n-best probabilities and word confidences are joint scores. Other checkpoints decode
@@ -29,6 +34,7 @@ from htr import SOFTWARE
 from htr.calibration import Calibration, load_calibration
 from htr.confidence import (
     WordReading,
+    beam_log_weights,
     line_confidence,
     normalised_probabilities,
     word_confidences,
@@ -41,6 +47,8 @@ from htr.runtime import apply_torch_threads
 if TYPE_CHECKING:
     import torch
     from PIL import Image
+
+    from htr.line_batches import EncodedLine
 
 logger = logging.getLogger(__name__)
 
@@ -156,23 +164,61 @@ class TrOCRRecognizer:
         )
 
     def recognize(self, images: Sequence[Image.Image]) -> list[LineReading]:
-        """Reads each line image; see `htr.recognizer.Recognizer.recognize`."""
+        """Reads each line image; see `htr.recognizer.Recognizer.recognize`.
+
+        With a CTC head every line is encoded first, on its own, and lines are batched for
+        the decoder by the length of their CTC greedy reading (about the number of decoding
+        steps they need); otherwise by aspect ratio (lines scaled to one height are as long
+        as it). Either way lines of similar length share a batch.
+        """
         import torch
 
         readings: list[LineReading] = [EMPTY_READING] * len(images)
         usable = [i for i, im in enumerate(images) if min(im.width, im.height) >= MIN_LINE_SIDE]
-        usable.sort(key=lambda i: images[i].width)
+        read: Callable[[list[int]], list[LineReading]]
         with torch.inference_mode():
+            if _has_ctc_head(self._model):
+                encoded = self._encode_safely(images, usable)
+                usable = sorted(encoded, key=lambda i: (encoded[i].ctc_length, encoded[i].steps))
+
+                def read(batch: list[int]) -> list[LineReading]:
+                    return self._read_encoded([encoded[i] for i in batch])
+            else:
+                usable.sort(key=lambda i: images[i].width / images[i].height)
+
+                def read(batch: list[int]) -> list[LineReading]:
+                    return self._read_batch([images[i] for i in batch])
+
             for start in range(0, len(usable), self._batch_size):
                 batch = usable[start : start + self._batch_size]
-                for index, reading in zip(batch, self._read_safely(images, batch), strict=True):
+                for index, reading in zip(batch, self._read_safely(read, batch), strict=True):
                     readings[index] = reading
         return readings
 
-    def _read_safely(self, images: Sequence[Image.Image], batch: list[int]) -> list[LineReading]:
+    def _encode_safely(
+        self, images: Sequence[Image.Image], indices: list[int]
+    ) -> dict[int, EncodedLine]:
+        """Encodes each line on its own; a line that fails is logged and left out."""
+        from htr.line_batches import encode_lines
+
+        encoded = {}
+        blank = _ctc_blank(self._model)
+        for i in indices:
+            image = images[i] if images[i].mode == "RGB" else images[i].convert("RGB")
+            try:
+                (encoded[i],) = encode_lines(
+                    self._model, self._processor, [image], self._device, blank
+                )
+            except (RuntimeError, ValueError, IndexError, TypeError) as error:
+                logger.warning("line %d could not be recognised: %s", i, error)
+        return encoded
+
+    def _read_safely(
+        self, read: Callable[[list[int]], list[LineReading]], batch: list[int]
+    ) -> list[LineReading]:
         """Reads a batch; if it fails, reads its lines one by one: a bad line costs only itself."""
         try:
-            return self._read_batch([images[i] for i in batch])
+            return read(batch)
         except (RuntimeError, ValueError, IndexError, TypeError) as error:
             if len(batch) == 1:
                 logger.warning("line %d could not be recognised: %s", batch[0], error)
@@ -180,40 +226,85 @@ class TrOCRRecognizer:
             logger.warning(
                 "batch of %d lines failed (%s); reading them one by one", len(batch), error
             )
-            return [reading for i in batch for reading in self._read_safely(images, [i])]
+            return [reading for i in batch for reading in self._read_safely(read, [i])]
 
-    def _read_batch(self, images: list[Image.Image]) -> list[LineReading]:
-        model = self._model
-        rgb = [im if im.mode == "RGB" else im.convert("RGB") for im in images]
-        pixels = self._processor(images=rgb, return_tensors="pt").pixel_values
-        pixels = pixels.to(device=self._device, dtype=model.dtype)
+    def _generate_options(self) -> dict[str, Any]:
         beams = self._settings.beams
-        n_return = min(self._settings.n_best, beams)
         options: dict[str, Any] = {
             "num_beams": beams,
-            "num_return_sequences": n_return,
+            "num_return_sequences": min(self._settings.n_best, beams),
             "do_sample": False,
             "output_scores": True,
             "return_dict_in_generate": True,
         }
         if self._settings.max_new_tokens is not None:
             options["max_new_tokens"] = self._settings.max_new_tokens
-        ctc_log_probs = None
+        return options
+
+    def _read_batch(self, images: list[Image.Image]) -> list[LineReading]:
+        """Reads a batch of line images (any model)."""
+        from htr.line_batches import encode_lines, new_generation_cache
+
+        model = self._model
+        rgb = [im if im.mode == "RGB" else im.convert("RGB") for im in images]
         if _has_ctc_head(model):
-            encoded = model.encoder(pixel_values=pixels)
-            ctc_log_probs = encoded.ctc_logits.float().log_softmax(dim=-1)
-            longest = max(len(t) for t in _ctc_greedy_ids(ctc_log_probs, _ctc_blank(model)))
-            bound = math.ceil(CTC_LENGTH_FACTOR * longest) + CTC_LENGTH_MARGIN
-            # `max_length` counts the start token; setting it (not `max_new_tokens`) avoids
-            # transformers' warning about the generation config's own `max_length`.
-            options["max_length"] = 1 + min(bound, options.pop("max_new_tokens", bound))
-            if CTC_PREFIX_SCORING:
-                options["logits_processor"] = _ctc_prefix_scorer(
-                    model, self._processor.tokenizer, ctc_log_probs, beams
-                )
-            output = model.generate(encoder_outputs=encoded, **options)
-        else:
-            output = model.generate(pixels, **options)
+            blank = _ctc_blank(model)
+            return self._read_encoded(
+                encode_lines(model, self._processor, rgb, self._device, blank)
+            )
+        options = self._generate_options()
+        if options["num_beams"] > 1:
+            options["cache"] = new_generation_cache(model)
+        pixels = self._processor(images=rgb, return_tensors="pt").pixel_values
+        pixels = pixels.to(device=self._device, dtype=model.dtype)
+        return self._readings(model.generate(pixels, **options), len(images), None)
+
+    def _read_encoded(self, lines: list[EncodedLine]) -> list[LineReading]:
+        """Joint CTC/attention decoding of encoded lines (see the module docstring).
+
+        The decoder attends only to each line's own steps (`htr.line_batches`), so a line
+        reads the same in any batch.
+        """
+        from transformers.modeling_outputs import BaseModelOutput
+
+        from htr.line_batches import (
+            masked_cross_attention,
+            new_generation_cache,
+            shared_cross_attention,
+            stack_encoded,
+        )
+
+        model = self._model
+        options = self._generate_options()
+        batch = stack_encoded(lines, _ctc_blank(model))
+        if batch.ctc_log_probs is None:
+            raise ValueError("joint decoding needs the CTC head's log-probabilities")
+        bound = math.ceil(CTC_LENGTH_FACTOR * max(line.ctc_length for line in lines))
+        bound += CTC_LENGTH_MARGIN
+        # `max_length` counts the start token; setting it (not `max_new_tokens`) avoids
+        # transformers' warning about the generation config's own `max_length`.
+        options["max_length"] = 1 + min(bound, options.pop("max_new_tokens", bound))
+        if CTC_PREFIX_SCORING:
+            options["logits_processor"] = _ctc_prefix_scorer(
+                model, self._processor.tokenizer, batch.ctc_log_probs, options["num_beams"]
+            )
+        encoded = BaseModelOutput(last_hidden_state=batch.hidden)
+        with shared_cross_attention(model, batch.hidden, batch.mask) as shared:
+            if shared:
+                options["cache"] = new_generation_cache(model)
+                output = model.generate(encoder_outputs=encoded, **options)
+            else:
+                with masked_cross_attention(model, batch.mask):
+                    output = model.generate(encoder_outputs=encoded, **options)
+        return self._readings(output, len(lines), batch.ctc_log_probs)
+
+    def _readings(
+        self, output: Any, count: int, ctc_log_probs: torch.Tensor | None
+    ) -> list[LineReading]:
+        """Turns `generate`'s output for `count` lines into their readings."""
+        model = self._model
+        beams = self._settings.beams
+        n_return = min(self._settings.n_best, beams)
         # Beam search stores log-softmaxed scores; greedy search stores raw logits.
         scores = model.compute_transition_scores(
             output.sequences,
@@ -228,13 +319,19 @@ class TrOCRRecognizer:
             totals = _joint_scores(
                 model, self._processor.tokenizer, sequences, logprobs, ctc_log_probs, n_return
             )
+        beam_scores = (
+            output.sequences_scores.float().tolist()
+            if getattr(output, "sequences_scores", None) is not None
+            else None
+        )
         return [
             self._reading(
                 sequences[j * n_return : (j + 1) * n_return],
                 logprobs[j * n_return : (j + 1) * n_return],
                 totals[j * n_return : (j + 1) * n_return] if totals is not None else None,
+                beam_scores[j * n_return : (j + 1) * n_return] if beam_scores is not None else None,
             )
-            for j in range(len(images))
+            for j in range(count)
         ]
 
     def _reading(
@@ -242,11 +339,15 @@ class TrOCRRecognizer:
         sequences: list[list[int]],
         logprobs: list[list[float]],
         totals: list[float] | None = None,
+        beam_scores: list[float] | None = None,
     ) -> LineReading:
         """Builds one line's reading from its returned hypotheses.
 
         `totals` replaces the hypotheses' summed token log-probabilities as their scores
         (joint CTC/attention scores); word confidences still come from the token scores.
+        `beam_scores`, beam search's own length-normalised scores, rank the readings as
+        beam search did (`htr.confidence.beam_log_weights`), so the best reading is the one
+        `generate` returns first.
         """
         tokenizer = self._processor.tokenizer
         hypotheses = []
@@ -255,7 +356,11 @@ class TrOCRRecognizer:
             text = tokenizer.decode(ids, skip_special_tokens=True).strip()
             total = totals[k] if totals is not None else sum(scores)
             hypotheses.append((text, total, ids, scores))
-        probs = normalised_probabilities([h[1] for h in hypotheses])
+        weights = [h[1] for h in hypotheses]
+        if beam_scores is not None and totals is None:
+            best = max(range(len(hypotheses)), key=lambda k: beam_scores[k])
+            weights = beam_log_weights(beam_scores, len(hypotheses[best][2]))
+        probs = normalised_probabilities(weights)
         by_text: dict[str, float] = {}
         for (text, *_), prob in zip(hypotheses, probs, strict=True):
             by_text[text] = by_text.get(text, 0.0) + prob
@@ -264,7 +369,8 @@ class TrOCRRecognizer:
             for text, prob in sorted(by_text.items(), key=lambda item: -item[1])
         )
         best_text = alternatives[0].text
-        _, _, ids, scores = max((h for h in hypotheses if h[0] == best_text), key=lambda h: h[1])
+        same_text = [(w, h) for w, h in zip(weights, hypotheses, strict=True) if h[0] == best_text]
+        _, (_, _, ids, scores) = max(same_text, key=lambda pair: pair[0])
         calibrate = self._calibration.apply if self._calibration else None
         words = _words(tokenizer, ids, scores, calibrate)
         return LineReading(best_text, line_confidence(words), tuple(words), alternatives)

@@ -76,7 +76,7 @@ def transcribe(
         LayoutError: If a layout file asked for cannot be used.
     """
     from htr.images import PageImage, iter_page_images
-    from htr.pipeline import LayoutMode, PipelineSettings, transcribe_page
+    from htr.pipeline import LayoutMode, PipelineSettings, transcribe_page, transcribe_pages
 
     recognizer = _recognizer(model, settings)
     pages: Iterator[PageImage]
@@ -86,6 +86,8 @@ def transcribe(
         layout = "own" if layout == "auto" else layout
         pages = iter([PageImage(_IN_MEMORY_SOURCE, 0, source.convert("RGB"))])
     pipeline = PipelineSettings(layout=LayoutMode(layout), whole_image=lines)
+    if lines:  # one line per frame: read all frames in one batch
+        return transcribe_pages(list(pages), recognizer, pipeline)
     return [transcribe_page(page, recognizer, pipeline) for page in pages]
 
 

@@ -76,9 +76,14 @@ def _run_transcribe(args: argparse.Namespace) -> int:
     with Progress("transcribing", "page") as progress:
         inputs = count_pages(entries)
         progress.set_total(sum(item.frames for item in inputs))
-        for item in inputs:
-            if not _transcribe_input(item, recognizer, settings, progress, pages, args.json):
-                failed += 1
+        if args.lines:
+            failed = _transcribe_line_images(
+                inputs, recognizer, settings, progress, pages, args.json
+            )
+        else:
+            for item in inputs:
+                if not _transcribe_input(item, recognizer, settings, progress, pages, args.json):
+                    failed += 1
     if args.json:
         json.dump(pages, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
@@ -155,6 +160,69 @@ def _transcribe_input(
     progress.count("failed")
     progress.advance(max(1, item.frames - done))
     return False
+
+
+LINE_IMAGES_PER_BATCH = 128
+"""Line images (``--lines``) read together: the recognizer batches them by width."""
+PIXELS_PER_BATCH = 64_000_000
+"""A batch of line images is read early once its images hold this many pixels."""
+
+
+def _transcribe_line_images(
+    inputs: Sequence[CountedInput],
+    recognizer: Recognizer,
+    settings: PipelineSettings,
+    progress: Progress,
+    pages: list[dict[str, Any]],
+    as_json: bool,
+) -> int:
+    """Transcribes line images (``--lines``) in batches across files, in input order.
+
+    An input that cannot be read is named on stderr when it is met; the images read before
+    and after it still go through.
+
+    Returns:
+        How many inputs failed.
+    """
+    from htr.images import PageImage, iter_page_images
+    from htr.pipeline import transcribe_pages
+
+    failed = 0
+    pending: list[PageImage] = []
+    pixels = 0
+
+    def read_pending() -> None:
+        nonlocal pixels
+        for page in transcribe_pages(pending, recognizer, settings):
+            if as_json:
+                pages.append(page.to_dict())
+            else:
+                _print_text(page.image, page.frame, page.text)
+            progress.advance()
+        pending.clear()
+        pixels = 0
+
+    for item in inputs:
+        loaded = 0
+        error = item.error
+        if error is None:
+            try:
+                for page_image in iter_page_images(item.path):
+                    pending.append(page_image)
+                    pixels += page_image.image.width * page_image.image.height
+                    loaded += 1
+                    if len(pending) >= LINE_IMAGES_PER_BATCH or pixels >= PIXELS_PER_BATCH:
+                        read_pending()
+            except LegajoError as raised:
+                error = raised
+        if error is not None:
+            failed += 1
+            print_error(error)
+            progress.count("failed")
+            progress.advance(max(1, item.frames - loaded))
+    if pending:
+        read_pending()
+    return failed
 
 
 def _print_text(image: str, frame: int, text: str) -> None:

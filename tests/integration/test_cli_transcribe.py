@@ -195,3 +195,40 @@ def test_pdf_pages_are_read_one_by_one(
     assert [(p["frame"], p["lines"][0]["text"]) for p in pages] == list(
         enumerate(MEMORISED_TEXTS[:2])
     )
+
+
+def test_a_folder_of_line_images_is_read_in_batches_across_files(
+    capsys: pytest.CaptureFixture[str],
+    memorised_checkpoint: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from htr.trocr import TrOCRRecognizer
+    from legajo.cli import transcribe
+
+    folder = tmp_path / "lines"
+    folder.mkdir()
+    for i, text in enumerate(MEMORISED_TEXTS):
+        render_line(text).save(folder / f"{i}.png")
+    (folder / "1-broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really a PNG")
+    batches: list[int] = []
+    recognize = TrOCRRecognizer.recognize
+
+    def counted(self: TrOCRRecognizer, images: list[Image.Image]) -> list:
+        batches.append(len(images))
+        return recognize(self, images)
+
+    monkeypatch.setattr(TrOCRRecognizer, "recognize", counted)
+    args = (str(folder), "--lines", "--json", "--model", str(memorised_checkpoint))
+    code, pages, err = run_cli(capsys, *args)
+    assert code == 3
+    assert "1-broken.png" in err and "1 of 4 inputs failed" in err
+    assert [p["lines"][0]["text"] for p in pages] == list(MEMORISED_TEXTS)
+    assert [Path(p["image"]).name for p in pages] == ["0.png", "1.png", "2.png"]
+    assert batches == [3]  # one batch for all files, the broken one left out
+
+    batches.clear()
+    monkeypatch.setattr(transcribe, "LINE_IMAGES_PER_BATCH", 2)
+    code, pages, err = run_cli(capsys, *args)
+    assert code == 3 and batches == [2, 1]
+    assert [p["lines"][0]["text"] for p in pages] == list(MEMORISED_TEXTS)

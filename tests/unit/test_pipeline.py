@@ -15,7 +15,13 @@ from htr.document import Alternative, ProcessingStep
 from htr.errors import LayoutError
 from htr.images import load_page_images
 from htr.layout.files import read_layout_file
-from htr.pipeline import LayoutMode, PipelineSettings, find_lines, transcribe_page
+from htr.pipeline import (
+    LayoutMode,
+    PipelineSettings,
+    find_lines,
+    transcribe_page,
+    transcribe_pages,
+)
 from htr.recognizer import LineReading
 from tests.conftest import SAMPLES
 
@@ -112,3 +118,41 @@ def test_whole_image_is_one_line(tmp_path: Path) -> None:
     (line,) = page.lines
     assert line.bbox == (0, 0, 400, 50)
     assert page.steps[0].settings["method"] == "whole-image"
+
+
+class WidthRecognizer(TwoWordRecognizer):
+    """Reads each line as its width in pixels, and counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def recognize(self, images: Sequence[Image.Image]) -> list[LineReading]:
+        self.calls.append(len(images))
+        return [
+            LineReading(str(im.width), 1.0, (WordReading(str(im.width), 1.0, 0, 3),))
+            for im in images
+        ]
+
+
+def test_pages_are_read_in_one_batch_and_come_back_in_order(
+    tmp_path: Path, page_copy: Path
+) -> None:
+    pages = []
+    for width in (300, 120, 640):
+        path = tmp_path / f"line-{width}.png"
+        Image.new("RGB", (width, 40), "white").save(path)
+        pages += load_page_images(path)
+    pages += load_page_images(page_copy)
+    recognizer = WidthRecognizer()
+    read = transcribe_pages(pages, recognizer, PipelineSettings(whole_image=True))
+    assert recognizer.calls == [4]
+    assert [page.lines[0].text for page in read[:3]] == ["300", "120", "640"]
+    one_by_one = [
+        transcribe_page(p, WidthRecognizer(), PipelineSettings(whole_image=True)) for p in pages
+    ]
+    assert read == one_by_one
+    laid_out = transcribe_pages(pages[2:], recognizer)  # the page with its XML: many lines
+    xml_lines = len(read_layout_file(page_copy.with_suffix(".xml")).lines)
+    assert len(laid_out[1].lines) == xml_lines
+    assert recognizer.calls[-1] == sum(len(p.lines) for p in laid_out)
+    assert [p.image for p in laid_out] == [p.image for p in read[2:]]

@@ -52,6 +52,8 @@ DEFAULT_STEM: tuple[tuple[int, int, int], ...] = (
     (192, 3, 1),
 )
 """Stem blocks as (output channels, height pooling, width pooling): 48 px high -> 1 row, /4."""
+LOG_FLOOR = -1e4
+"""CTC log-probabilities below this count as this in prefix scoring (exp(-1e4) is 0 anyway)."""
 
 
 class LineEncoderConfig(PretrainedConfig):
@@ -284,20 +286,26 @@ class CTCPrefixScorer:
             weight: Weight of the CTC prefix score.
             candidates: Decoder candidates rescored per hypothesis and step.
         """
-        self._y = ctc_log_probs.float().transpose(0, 1).contiguous()  # (steps, lines, vocab)
+        # Float64 and floored at LOG_FLOOR: the recursion over time is solved in closed form
+        # with cumulative sums (`_prefix_recursion`), which needs finite values and precision.
+        y = ctc_log_probs.detach().to(torch.float64).clamp(min=LOG_FLOOR)
+        self._y = y.transpose(0, 1).contiguous()  # (steps, lines, vocab)
         self._beams = num_beams
         self._blank = blank_id
         self._eos = eos_id
         self._excluded = sorted({*excluded_ids, blank_id} - {eos_id})
         self._weight = weight
         self._candidates = min(candidates, ctc_log_probs.shape[-1])
-        self._states: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor, float]] = {}
-
-    def _initial(self, line: int) -> tuple[torch.Tensor, torch.Tensor, float]:
-        steps = self._y.shape[0]
-        r_n = torch.full((steps,), -math.inf)
-        r_b = torch.cumsum(self._y[:, line, self._blank], dim=0)
-        return r_n, r_b, 0.0
+        lines, steps = self._y.shape[1], self._y.shape[0]
+        # Forward variables of the empty prefix of each line (columns 0..lines-1), followed
+        # by those of the prefixes scored at the last step: a step gathers its rows' parents
+        # with one index.
+        self._initial_n = torch.full((steps, lines), -math.inf, dtype=self._y.dtype)
+        self._initial_b = torch.cumsum(self._y[:, :, self._blank], dim=0)
+        self._bank_n, self._bank_b = self._initial_n, self._initial_b
+        self._candidates_seen: dict[tuple[int, ...], tuple[int, float]] = {}
+        """Prefix (line first) proposed at the last step -> (its parent's bank column, its
+        prefix score). Its forward variables are computed only if beam search keeps it."""
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         """Rescores the next-token scores of each running hypothesis."""
@@ -306,15 +314,22 @@ class CTCPrefixScorer:
         prefixes = [tuple(ids) for ids in input_ids[:, 1:].tolist()]
         lines = [row // self._beams for row in range(rows)]
         known: list[int] = []
-        states = []
+        parents: list[int] = []
+        psi_known: list[float] = []
         for row in range(rows):
-            key = (lines[row], *prefixes[row])
-            state = self._initial(lines[row]) if not prefixes[row] else self._states.get(key)
+            if not prefixes[row]:
+                state: tuple[int, float] | None = (lines[row], 0.0)
+            else:
+                state = self._candidates_seen.get((lines[row], *prefixes[row]))
             if state is not None:
                 known.append(row)
-                states.append(state)
+                parents.append(state[0])
+                psi_known.append(state[1])
         if not known:
             return scores
+        r_n, r_b = self._forward_variables(
+            [prefixes[row] for row in known], torch.tensor([lines[row] for row in known]), parents
+        )
         masked = log_probs[known].clone()
         if self._excluded:
             masked[:, self._excluded] = -math.inf
@@ -324,44 +339,103 @@ class CTCPrefixScorer:
             has_eos, top, torch.cat([top[:, :-1], torch.full_like(top[:, :1], self._eos)], dim=1)
         )
         line_index = torch.tensor([lines[row] for row in known])
-        r_n_prev = torch.stack([state[0] for state in states], dim=1)  # (T, n)
-        r_b_prev = torch.stack([state[1] for state in states], dim=1)
-        psi_prev = torch.tensor([state[2] for state in states])
-        y = self._y[:, line_index, :]  # (T, n, V)
-        x = torch.gather(y, 2, top.unsqueeze(0).expand(y.shape[0], -1, -1))  # (T, n, k)
-        y_blank = y[:, :, self._blank]  # (T, n)
-        r_sum = torch.logaddexp(r_n_prev, r_b_prev)
+        psi_prev = torch.tensor(psi_known, dtype=self._y.dtype)
+        x = self._y[:, line_index[:, None], top]  # (T, n, k)
+        r_sum = torch.logaddexp(r_n, r_b)
         last = torch.tensor([prefixes[row][-1] if prefixes[row] else -1 for row in known])
         same = top == last[:, None]
-        phi = torch.where(same.unsqueeze(0), r_b_prev.unsqueeze(-1), r_sum.unsqueeze(-1))
-        steps = y.shape[0]
-        r_n = torch.full_like(x, -math.inf)
-        r_b = torch.full_like(x, -math.inf)
+        phi = torch.where(same.unsqueeze(0), r_b.unsqueeze(-1), r_sum.unsqueeze(-1))
         empty = torch.tensor([not prefixes[row] for row in known])
-        r_n[0] = torch.where(empty[:, None], x[0], torch.full_like(x[0], -math.inf))
-        for t in range(1, steps):
-            r_n[t] = torch.logaddexp(r_n[t - 1], phi[t - 1]) + x[t]
-            r_b[t] = torch.logaddexp(r_b[t - 1], r_n[t - 1]) + y_blank[t, :, None]
-        psi = torch.logsumexp(torch.cat([r_n[:1], phi[:-1] + x[1:]], dim=0), dim=0)  # (n, k)
+        first = torch.where(empty[:, None], x[0], torch.full_like(x[0], -math.inf))
+        psi = torch.logsumexp(torch.cat([first[None], phi[:-1] + x[1:]], dim=0), dim=0)  # (n, k)
         is_eos = top == self._eos
         psi = torch.where(is_eos, r_sum[-1].unsqueeze(-1).expand_as(psi), psi)
         joint = (1 - self._weight) * log_probs[known].gather(1, top) + self._weight * (
             psi - psi_prev[:, None]
-        )
+        ).to(log_probs.dtype)
         out = scores.clone()
         out[known] = -math.inf
         rows_known = torch.tensor(known)[:, None].expand_as(top)
         out[rows_known, top] = joint.to(out.dtype)
-        states_next: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor, float]] = {}
+        lines_count = self._initial_n.shape[1]
+        self._bank_n = torch.cat([self._initial_n, r_n], dim=1)
+        self._bank_b = torch.cat([self._initial_b, r_b], dim=1)
+        seen: dict[tuple[int, ...], tuple[int, float]] = {}
         psi_list = psi.tolist()
         top_list = top.tolist()
         for i, row in enumerate(known):
             for j, token in enumerate(top_list[i]):
                 if token != self._eos:
-                    key = (lines[row], *prefixes[row], token)
-                    states_next[key] = (r_n[:, i, j], r_b[:, i, j], psi_list[i][j])
-        self._states = states_next
+                    seen[(lines[row], *prefixes[row], token)] = (lines_count + i, psi_list[i][j])
+        self._candidates_seen = seen
         return out
+
+    def _forward_variables(
+        self, prefixes: list[tuple[int, ...]], line_index: torch.Tensor, parents: list[int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The forward variables ``r_n``, ``r_b`` (frames, rows) of the running prefixes.
+
+        An empty prefix's are the line's initial ones (its parent column is its line); any
+        other's follow from its parent's (the prefix without its last token).
+        """
+        parent_index = torch.tensor(parents)
+        r_n_parent = self._bank_n.index_select(1, parent_index)  # (T, n)
+        r_b_parent = self._bank_b.index_select(1, parent_index)
+        extended = [i for i, prefix in enumerate(prefixes) if prefix]
+        if not extended:
+            return r_n_parent, r_b_parent
+        index = torch.tensor(extended)
+        tokens = torch.tensor([prefixes[i][-1] for i in extended])
+        before = torch.tensor([prefixes[i][-2] if len(prefixes[i]) > 1 else -1 for i in extended])
+        line_of = line_index[index]
+        x = self._y[:, line_of, tokens].unsqueeze(-1)  # (T, m, 1)
+        r_n_p, r_b_p = r_n_parent[:, index], r_b_parent[:, index]
+        phi = torch.where(
+            (tokens == before)[None, :], r_b_p, torch.logaddexp(r_n_p, r_b_p)
+        ).unsqueeze(-1)
+        first_token = torch.tensor([len(prefixes[i]) == 1 for i in extended])
+        y_blank = self._y[:, line_of, self._blank]  # (T, m)
+        r_n_new, r_b_new = _prefix_recursion(x, phi, y_blank, first_token)
+        r_n, r_b = r_n_parent.clone(), r_b_parent.clone()
+        r_n[:, index] = r_n_new[:, :, 0]
+        r_b[:, index] = r_b_new[:, :, 0]
+        return r_n, r_b
+
+
+def _prefix_recursion(
+    x: torch.Tensor, phi: torch.Tensor, y_blank: torch.Tensor, empty: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The CTC prefix forward variables of each candidate extension, for all frames at once.
+
+    The recursion of Watanabe et al. (2017) over frames t,
+    ``r_n[t] = logaddexp(r_n[t-1], phi[t-1]) + x[t]`` and
+    ``r_b[t] = logaddexp(r_b[t-1], r_n[t-1]) + y_blank[t]``, is linear in probability space, so
+    it is solved in closed form: ``r_n[t] = Cx[t] + logcumsumexp(g)[t]`` with ``Cx`` the
+    cumulative sum of ``x`` and ``g[s] = phi[s-1] - Cx[s-1]`` (``g[0] = r_n[0] - x[0]``), and
+    ``r_b`` likewise from ``r_n``. A handful of tensor operations replace a Python loop over
+    the frames; float64 keeps the differences of large cumulative sums exact to ~1e-10.
+
+    Args:
+        x: Log-probabilities of each candidate token per frame, (frames, rows, candidates);
+            finite (floored at `LOG_FLOOR`).
+        phi: Log-probability of the prefix ending before each frame so that the candidate can
+            start a new label there, (frames, rows, candidates).
+        y_blank: Log-probability of the blank per frame, (frames, rows).
+        empty: Whether each row's prefix is empty, (rows,).
+
+    Returns:
+        ``r_n`` and ``r_b``, each (frames, rows, candidates): log-probabilities of the
+        extended prefix having been emitted by frame t, ending in the label or in blanks.
+    """
+    minus_inf = torch.tensor(-math.inf, dtype=x.dtype)
+    c_x = torch.cumsum(x, dim=0)
+    first = torch.where(empty[:, None], torch.zeros_like(x[0]), minus_inf.expand_as(x[0]))
+    g = torch.cat([first.unsqueeze(0), phi[:-1] - c_x[:-1]], dim=0)
+    r_n = c_x + torch.logcumsumexp(g, dim=0)
+    c_b = torch.cumsum(y_blank, dim=0).unsqueeze(-1)  # (frames, rows, 1)
+    h = torch.cat([minus_inf.expand_as(x[:1]), r_n[:-1] - c_b[:-1]], dim=0)
+    r_b = c_b + torch.logcumsumexp(h, dim=0)
+    return r_n, r_b
 
 
 def has_ctc_head(model: Any) -> bool:

@@ -1,0 +1,94 @@
+"""The bundled model reads a line the same in any batch, and as transformers' own loop does.
+
+legajo's line encoder has no padding mask and the model decodes jointly with its CTC head;
+`htr.line_batches` encodes each line on its own and masks the padding, so a line's readings
+(best, n-best, word confidences) must not depend on the lines it is batched with.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from PIL import Image
+
+from htr.default_model import default_model_path
+from htr.images import load_page_images
+from htr.layout.files import read_layout_file
+from htr.line_images import crop_line
+from htr.recognizer import LineReading, RecognizerSettings, load_recognizer
+from tests.conftest import SAMPLES
+
+pytestmark = pytest.mark.slow  # the bundled model reads real lines several times
+
+MODEL = default_model_path()
+BEAMS = 3
+
+
+@pytest.fixture(scope="module")
+def lines() -> list[Image.Image]:
+    """Ten lines of very different widths from the ALTO sample page."""
+    path = SAMPLES / "bnf-esp-285_linaje_ayala_v2.jpg"
+    page = load_page_images(path)[0].image
+    layout = read_layout_file(path.with_suffix(".xml"))
+    crops = [crop_line(page, line) for line in layout.lines]
+    crops.sort(key=lambda crop: crop.width / max(1, crop.height))
+    return [crops[i * (len(crops) - 1) // 9] for i in range(10)]
+
+
+def read(lines: list[Image.Image], batch_size: int) -> list[LineReading]:
+    settings = RecognizerSettings(beams=BEAMS, n_best=BEAMS, batch_size=batch_size)
+    return load_recognizer(MODEL, settings).recognize(lines)
+
+
+def test_a_line_reads_the_same_alone_and_in_a_batch(lines: list[Image.Image]) -> None:
+    alone = read(lines, batch_size=1)
+    batched = read(lines, batch_size=10)
+    assert [r.text for r in batched] == [r.text for r in alone]
+    assert sum(bool(r.text) for r in alone) >= 8
+    for a, b in zip(alone, batched, strict=True):
+        assert [x.text for x in b.alternatives] == [x.text for x in a.alternatives]
+        assert [x.prob for x in b.alternatives] == pytest.approx(
+            [x.prob for x in a.alternatives], abs=1e-3
+        )
+        assert [w.text for w in b.words] == [w.text for w in a.words]
+        assert [w.confidence for w in b.words] == pytest.approx(
+            [w.confidence for w in a.words], abs=1e-3
+        )
+
+
+def test_the_best_reading_is_what_generate_returns_first(lines: list[Image.Image]) -> None:
+    """The transformers loop with the same joint decoding gives the same best readings."""
+    from transformers import AutoProcessor, LogitsProcessorList, VisionEncoderDecoderModel
+
+    from htr.line_model import CTCPrefixScorer
+    from htr.trocr import CTC_LENGTH_FACTOR, CTC_LENGTH_MARGIN, CTC_WEIGHT
+
+    processor = AutoProcessor.from_pretrained(MODEL)
+    model = VisionEncoderDecoderModel.from_pretrained(MODEL).eval()
+    tokenizer = processor.tokenizer
+    expected = []
+    with torch.inference_mode():
+        for line in lines:
+            pixels = processor(images=line, return_tensors="pt").pixel_values
+            encoded = model.encoder(pixel_values=pixels)
+            log_probs = encoded.ctc_logits.float().log_softmax(dim=-1)
+            path = log_probs[0].argmax(dim=-1).unique_consecutive()
+            bound = math.ceil(CTC_LENGTH_FACTOR * int((path != 0).sum())) + CTC_LENGTH_MARGIN
+            scorer = CTCPrefixScorer(
+                log_probs,
+                BEAMS,
+                blank_id=0,
+                eos_id=tokenizer.eos_token_id,
+                excluded_ids=[tokenizer.bos_token_id, tokenizer.pad_token_id],
+                weight=CTC_WEIGHT,
+            )
+            ids = model.generate(
+                encoder_outputs=encoded,
+                num_beams=BEAMS,
+                max_length=1 + bound,
+                logits_processor=LogitsProcessorList([scorer]),
+            )
+            expected.append(processor.batch_decode(ids, skip_special_tokens=True)[0].strip())
+    assert [r.text for r in read(lines, batch_size=4)] == expected
