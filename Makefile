@@ -12,16 +12,30 @@ PYTEST_ARGS ?=
 # and copied into the package: the browser never asks a CDN for it.
 VIEWER_LOCK := ui/viewer/package-lock.json
 VIEWER_STAMP := ui/viewer/frontend/vendor/.lock-sha256
+# Mirador, for `legajo serve`'s /viewer, bundled the same way (legajo/server/iiif/bundle.py).
+MIRADOR_LOCK := legajo/server/iiif/mirador/package-lock.json
+MIRADOR_STAMP := legajo/server/iiif/mirador/vendor/.lock-sha256
+# Swagger UI, for `legajo serve`'s /docs, the same way (legajo/server/api/docs_bundle.py).
+DOCS_LOCK := legajo/server/api/docs/package-lock.json
+DOCS_STAMP := legajo/server/api/docs/vendor/.lock-sha256
 
 .PHONY: setup demo test lint model-code wheel viewer clean-venv
 
-setup: $(STAMP) $(VIEWER_STAMP)
+setup: $(STAMP) $(VIEWER_STAMP) $(MIRADOR_STAMP) $(DOCS_STAMP)
 
 $(VIEWER_STAMP): $(VIEWER_LOCK) | $(STAMP)
 	$(BIN)/python -m ui.viewer.bundle
 
+$(MIRADOR_STAMP): $(MIRADOR_LOCK) | $(STAMP)
+	$(BIN)/python -m legajo.server.iiif.bundle
+
+$(DOCS_STAMP): $(DOCS_LOCK) | $(STAMP)
+	$(BIN)/python -m legajo.server.api.docs_bundle
+
 viewer: setup
 	$(BIN)/python -m ui.viewer.bundle --force
+	$(BIN)/python -m legajo.server.iiif.bundle --force
+	$(BIN)/python -m legajo.server.api.docs_bundle --force
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -3,9 +3,10 @@
 The model lives once, in ``data/models/legajo-default`` (the sdist takes it along through
 MANIFEST.in); `BuildPyWithModel` copies it into the build tree, never into the source tree.
 An editable install copies nothing: there `htr.default_model` finds the checkout's folder.
-Before the packages are built, the page viewer's JavaScript is brought from npm into
-``ui/viewer/frontend/vendor`` when it is not there yet (``python -m ui.viewer.bundle``), so
-the wheel carries it. All the project's metadata is in pyproject.toml.
+Before the packages are built, the page viewer's JavaScript (OpenSeadragon) and Mirador are
+brought from npm when they are not there yet (``python -m ui.viewer.bundle``, ``python -m
+legajo.server.iiif.bundle``), so the wheel carries them. All the project's metadata is in
+pyproject.toml.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ from setuptools.command.build_py import build_py
 ROOT = Path(__file__).resolve().parent
 MODEL_NAME = "legajo-default"
 MODEL_SOURCE = ROOT / "data" / "models" / MODEL_NAME
-VIEWER_SCRIPT = ROOT / "ui/viewer/frontend/vendor/openseadragon/openseadragon.min.js"
+BUNDLES = {
+    "ui.viewer.bundle": ROOT / "ui/viewer/frontend/vendor/openseadragon/openseadragon.min.js",
+    "legajo.server.iiif.bundle": ROOT / "legajo/server/iiif/mirador/vendor/mirador.min.js",
+    "legajo.server.api.docs_bundle": ROOT / "legajo/server/api/docs/vendor/swagger-ui-bundle.js",
+}
+"""The build steps that bring JavaScript from npm, each with a file it must leave behind."""
 MODEL_TARGET = Path("htr", "models", MODEL_NAME)
 """Where the model goes in the built package (see `htr.default_model`)."""
 
@@ -31,9 +37,10 @@ class BuildPyWithModel(build_py):
 
     def run(self) -> None:
         """Builds the packages, then copies the model next to them (not for editable installs)."""
-        if not self.editable_mode and not VIEWER_SCRIPT.is_file():
-            # a separate process: the build's own environment need not import the package
-            subprocess.run([sys.executable, "-m", "ui.viewer.bundle"], cwd=ROOT, check=True)
+        for module, script in BUNDLES.items():
+            if not self.editable_mode and not script.is_file():
+                # a separate process: the build's own environment need not import the package
+                subprocess.run([sys.executable, "-m", module], cwd=ROOT, check=True)
         super().run()
         if self.editable_mode:
             return

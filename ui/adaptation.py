@@ -20,8 +20,8 @@ import streamlit as st
 from indexer.store.model_registry import ModelRegistry
 from indexer.store.records import ModelRecord
 from indexer.store.repository import Repository
-from ui import components, jobs
-from ui.config import UiSettings, load_settings
+from ui import components, jobs, services
+from ui.config import UiSettings
 from ui.i18n import Translator
 from ui.text import escape_markdown
 
@@ -122,9 +122,13 @@ def start_reading(collection: str) -> None:
 
 def _start(kind: str, collection: str, options: tuple[str, ...]) -> None:
     t = components.translator()
-    config = load_settings()  # afresh: a server restarted read-only refuses an old form
+    # afresh: a server restarted read-only, or a viewer's session, refuses an old form
+    config = services.settings()
     if config.read_only:
-        components.set_flash(t("models.refused_read_only"), "error")
+        viewer = config.accounts_required and not config.server_read_only
+        components.set_flash(
+            t("models.refused_role" if viewer else "models.refused_read_only"), "error"
+        )
         return
     try:
         jobs.start_job(config.storage, kind, collection, options)

@@ -14,16 +14,18 @@ import streamlit as st
 from PIL import Image
 
 from htr.types import BBox
+from indexer.accounts.errors import PermissionDeniedError
 from indexer.errors import StaleLineError
 from indexer.store.orm import PAGE_INDEXED
 from indexer.store.repository import PageSummary, Repository, StoredLine
 from ui import state
-from ui.config import UI_LANGUAGES, UiSettings, load_settings
+from ui.access import log_out
+from ui.config import UI_LANGUAGES, UiSettings
 from ui.corrections import CorrectionDesk, MissingEditorError, ReadOnlyError
 from ui.drawing import line_crop
 from ui.i18n import LANGUAGE_NAMES, Translator
 from ui.images import PageImageUnavailableError
-from ui.services import correction_desk, page_image, repository
+from ui.services import correction_desk, page_image, repository, settings
 from ui.text import escape_markdown, is_doubtful, marked_transcript
 
 HITS_PER_PAGE = 10
@@ -37,8 +39,8 @@ def translator() -> Translator:
     return Translator(st.session_state.get(state.LANGUAGE, UI_LANGUAGES[0]))
 
 
-def sidebar(config: UiSettings) -> Translator:
-    """Draws the sidebar (language, editor's name, mode) and returns the session's translator."""
+def language_switch(config: UiSettings) -> Translator:
+    """Draws the language switch (in the sidebar) and returns the session's translator."""
     st.session_state.setdefault(state.LANGUAGE, config.language)
     with st.sidebar:
         st.segmented_control(
@@ -49,10 +51,28 @@ def sidebar(config: UiSettings) -> Translator:
             selection_mode="single",
             required=True,
         )
-        t = translator()
-        if config.read_only:
+    return translator()
+
+
+def sidebar(config: UiSettings) -> Translator:
+    """Draws the sidebar (language, account or editor's name, mode); returns the translator."""
+    t = language_switch(config)
+    with st.sidebar:
+        if config.account is not None:
+            account = config.account
+            st.markdown(
+                t(
+                    "sidebar.account",
+                    name=escape_markdown(account.name),
+                    role=t(f"role.{account.role.value}"),
+                )
+            )
+            st.button(t("sidebar.log_out"), key="sidebar.log_out", on_click=log_out)
+        if config.read_only and config.accounts_required and not config.server_read_only:
+            st.info(t("sidebar.viewer"), icon=":material/visibility:")
+        elif config.read_only:
             st.info(t("sidebar.read_only"), icon=":material/lock:")
-        else:
+        elif config.account is None:  # with an account, corrections carry its name
             st.text_input(
                 t("sidebar.editor"),
                 key=state.EDITOR,
@@ -141,9 +161,12 @@ def _write(
     saved_message: str,
 ) -> bool:
     t = translator()
-    desk = correction_desk(load_settings())
+    desk = correction_desk(settings())  # afresh: the session's account and role as they are now
     try:
         saved = write(desk)
+    except PermissionDeniedError:
+        set_flash(t("correct.refused_role"), "error")
+        return False
     except MissingEditorError:
         set_flash(t("correct.need_editor"), "error")
         return False
@@ -160,7 +183,13 @@ def _write(
 
 
 def editor_name() -> str:
-    """The name typed in the sidebar, stripped (empty when none)."""
+    """The editor: the session's account, else the name typed in the sidebar (or empty).
+
+    With accounts the desk writes the account's name whatever this returns.
+    """
+    account = st.session_state.get(state.ACCOUNT)
+    if account is not None:
+        return str(account.name)
     return str(st.session_state.get(state.EDITOR) or "").strip()
 
 

@@ -19,9 +19,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from htr.errors import LegajoError
 from indexer.settings import DB_VARIABLE, HOME_VARIABLE, StorageSettings, resolve_storage
+
+if TYPE_CHECKING:
+    from indexer.accounts import Account
 
 READ_ONLY_VARIABLE = "LEGAJO_UI_READ_ONLY"
 LANGUAGE_VARIABLE = "LEGAJO_UI_LANGUAGE"
@@ -41,17 +45,27 @@ class UiSettingsError(LegajoError):
 
 @dataclass(frozen=True, slots=True)
 class UiSettings:
-    """How the workbench runs.
+    """How the workbench runs, and for whom (`ui.services.settings` fills in the session).
 
     Attributes:
         storage: The home folder and database URL.
-        read_only: Refuse every write (and show no editing control).
+        read_only: Refuse every write in this session (and show no editing control): the
+            server was started with ``--read-only``, or the database holds accounts and the
+            session's account may not edit (a viewer), or nobody logged in.
         language: The interface language a new browser session starts in.
+        server_read_only: The server was started with ``--read-only`` (the database is
+            opened without migrating it).
+        accounts_required: The database holds accounts: every session logs in, and
+            corrections are recorded under the account's name.
+        account: The account logged in to this session; None without one.
     """
 
     storage: StorageSettings
     read_only: bool = False
     language: str = UI_LANGUAGES[0]
+    server_read_only: bool = False
+    accounts_required: bool = False
+    account: Account | None = None
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> UiSettings:
@@ -70,7 +84,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> UiSettings:
             f"{LANGUAGE_VARIABLE}={language!r}: expected one of {', '.join(UI_LANGUAGES)}"
         )
     return UiSettings(
-        storage=resolve_storage(environ=env), read_only=flag in _TRUE, language=language
+        storage=resolve_storage(environ=env),
+        read_only=flag in _TRUE,
+        language=language,
+        server_read_only=flag in _TRUE,
     )
 
 

@@ -5,6 +5,10 @@ through a `CorrectionDesk`, which checks on the server, for every write, that th
 read-only and that an editor is named. A browser that still shows an editing form (a tab
 opened before the server was restarted with ``--read-only``, a forged request) gets
 `ReadOnlyError`, and nothing is written.
+
+When the database holds accounts, the desk writes as the session's account: its name is the
+editor of every correction (whatever name a form sends), and an account that may not edit
+(a viewer), or no account at all, gets `PermissionDeniedError`.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import logging
 from dataclasses import dataclass
 
 from htr.errors import LegajoError
+from indexer.accounts import Account, Role, role_allows
+from indexer.accounts.errors import PermissionDeniedError
 from indexer.errors import LineNotFoundError
 from indexer.store.repository import Correction, Repository, StoredLine
 
@@ -53,16 +59,31 @@ class CorrectionDesk:
     Args:
         repository: The database.
         read_only: Refuse every write.
+        account: The account writing; its name is recorded as the editor.
+        accounts_required: The database holds accounts: writing needs an account that may
+            edit (editor or admin), and the editor is always the account.
     """
 
-    def __init__(self, repository: Repository, *, read_only: bool) -> None:
+    def __init__(
+        self,
+        repository: Repository,
+        *,
+        read_only: bool,
+        account: Account | None = None,
+        accounts_required: bool = False,
+    ) -> None:
         self._repository = repository
         self._read_only = read_only
+        self._account = account
+        self._accounts_required = accounts_required or account is not None
 
     @property
     def read_only(self) -> bool:
-        """True when every write is refused."""
-        return self._read_only
+        """True when every write is refused (read-only, or an account that may not edit)."""
+        return self._read_only or (self._accounts_required and not self._may_edit())
+
+    def _may_edit(self) -> bool:
+        return self._account is not None and role_allows(self._account.role, Role.EDITOR)
 
     def line(self, page_id: int, line_id: int) -> StoredLine:
         """A line of a page, as stored now.
@@ -94,15 +115,17 @@ class CorrectionDesk:
         Args:
             line_id: The line.
             text: The new text (surrounding whitespace removed).
-            editor: Who corrects it.
+            editor: Who corrects it; ignored when the desk writes as an account.
             expected_version: The version the editor started from.
 
         Returns:
             The line after the correction.
 
         Raises:
+            PermissionDeniedError: If accounts are required and the desk has none that may
+                edit.
             ReadOnlyError: If the workbench is read-only.
-            MissingEditorError: If `editor` is blank.
+            MissingEditorError: If `editor` is blank (without accounts).
             StaleLineError: If someone saved the line since `expected_version`.
             LineNotFoundError: If the line does not exist.
         """
@@ -118,8 +141,8 @@ class CorrectionDesk:
         queue.
 
         Raises:
-            ReadOnlyError, MissingEditorError, StaleLineError, LineNotFoundError: As for
-                `save`.
+            PermissionDeniedError, ReadOnlyError, MissingEditorError, StaleLineError,
+                LineNotFoundError: As for `save`.
         """
         name = self._writer(editor)
         saved = self._repository.confirm_line(line_id, name, expected_version)
@@ -128,8 +151,18 @@ class CorrectionDesk:
 
     def _writer(self, editor: str) -> str:
         """The editor's name, once it is clear that a write may go ahead."""
+        if self._accounts_required:
+            if self._account is None:
+                raise PermissionDeniedError("saving corrections needs logging in")
+            if not self._may_edit():
+                raise PermissionDeniedError(
+                    f"account {self._account.name} is a {self._account.role}: "
+                    "only editors and admins save corrections"
+                )
         if self._read_only:
             raise ReadOnlyError("this workbench is read-only: corrections are not accepted")
+        if self._account is not None:
+            return self._account.name
         name = editor.strip()
         if not name:
             raise MissingEditorError("a correction needs the editor's name")
@@ -142,7 +175,8 @@ class CorrectionDesk:
 
         Raises:
             LookupError: If the line has no such version.
-            ReadOnlyError, MissingEditorError, StaleLineError: As for `save`.
+            PermissionDeniedError, ReadOnlyError, MissingEditorError, StaleLineError: As
+                for `save`.
         """
         earlier = {v.version: v for v in self.history(stored)}
         if version not in earlier:

@@ -38,6 +38,31 @@ MESSAGES: dict[str, dict[str, str]] = {
         "es": "Solo lectura: las correcciones están desactivadas en este servidor.",
     },
     "sidebar.database": {"en": "Database: {url}", "es": "Base de datos: {url}"},
+    "sidebar.account": {
+        "en": "Logged in as **{name}** ({role})",
+        "es": "Sesión iniciada como **{name}** ({role})",
+    },
+    "sidebar.log_out": {"en": "Log out", "es": "Cerrar sesión"},
+    "sidebar.viewer": {
+        "en": "Your account can search and read; correcting needs an editor's account.",
+        "es": "Su cuenta puede buscar y leer; para corregir hace falta una cuenta de editor.",
+    },
+    "role.viewer": {"en": "viewer", "es": "lector"},
+    "role.editor": {"en": "editor", "es": "editor"},
+    "role.admin": {"en": "admin", "es": "administrador"},
+    # login
+    "login.title": {"en": "Log in", "es": "Iniciar sesión"},
+    "login.intro": {
+        "en": "This archive has accounts: log in with your name and password.",
+        "es": "Este archivo tiene cuentas: inicie sesión con su nombre y contraseña.",
+    },
+    "login.name": {"en": "Name", "es": "Nombre"},
+    "login.password": {"en": "Password", "es": "Contraseña"},
+    "login.submit": {"en": "Log in", "es": "Entrar"},
+    "login.failed": {
+        "en": "Wrong name or password.",
+        "es": "Nombre o contraseña incorrectos.",
+    },
     # shared
     "common.collection": {"en": "Collection", "es": "Colección"},
     "common.page": {"en": "Page", "es": "Página"},
@@ -328,6 +353,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Refused: this server is read-only. Nothing was saved.",
         "es": "Rechazado: este servidor es de solo lectura. No se guardó nada.",
     },
+    "correct.refused_role": {
+        "en": "Refused: saving corrections needs an editor's or admin's account. "
+        "Nothing was saved.",
+        "es": "Rechazado: para guardar correcciones hace falta una cuenta de editor o de "
+        "administrador. No se guardó nada.",
+    },
     "correct.history": {"en": "History", "es": "Historial"},
     "correct.machine": {"en": "machine reading", "es": "lectura automática"},
     "correct.restore": {"en": "Restore", "es": "Restaurar"},
@@ -531,6 +562,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "models.refused_read_only": {
         "en": "Refused: this server is read-only. Nothing was started.",
         "es": "Rechazado: este servidor es de solo lectura. No se inició nada.",
+    },
+    "models.refused_role": {
+        "en": "Refused: training and reading again need an editor's or admin's account. "
+        "Nothing was started.",
+        "es": "Rechazado: entrenar y volver a leer requieren una cuenta de editor o de "
+        "administrador. No se inició nada.",
     },
     "models.cannot_start": {
         "en": "The job could not be started: {error}",

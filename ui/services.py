@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import io
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import streamlit as st
 from PIL import Image
 
+from indexer.accounts import AccountStore
 from indexer.store.db import open_database
 from indexer.store.repository import Repository
+from ui.access import may_edit, session_account
 from ui.config import UiSettings, load_settings
 from ui.corrections import CorrectionDesk
 from ui.drawing import page_view
@@ -30,8 +33,23 @@ logger = logging.getLogger(__name__)
 
 
 def settings() -> UiSettings:
-    """The settings `legajo ui` passed in the environment (read on every run: cheap)."""
-    return load_settings()
+    """The settings `legajo ui` passed in the environment, for this browser session.
+
+    Read on every run (cheap: the environment, and one or two indexed rows). When the
+    database holds accounts, they name the session's account (`ui.access`), and the session
+    is read-only unless that account may edit.
+    """
+    config = load_settings()
+    store = account_store(config)
+    if not store.has_accounts():
+        return config
+    account = session_account(store)
+    return replace(
+        config,
+        accounts_required=True,
+        account=account,
+        read_only=config.read_only or not may_edit(account),
+    )
 
 
 @st.cache_resource(show_spinner=False)
@@ -42,12 +60,22 @@ def _repository(database_url: str, read_only: bool) -> Repository:
 
 def repository(config: UiSettings) -> Repository:
     """The database (one engine per server process)."""
-    return _repository(config.storage.database_url, config.read_only)
+    return _repository(config.storage.database_url, config.server_read_only)
+
+
+def account_store(config: UiSettings) -> AccountStore:
+    """The accounts of the database."""
+    return AccountStore(repository(config).database)
 
 
 def correction_desk(config: UiSettings) -> CorrectionDesk:
-    """The write path, read-only when the app is."""
-    return CorrectionDesk(repository(config), read_only=config.read_only)
+    """The write path of this session: read-only when it is, writing as its account."""
+    return CorrectionDesk(
+        repository(config),
+        read_only=config.read_only,
+        account=config.account,
+        accounts_required=config.accounts_required,
+    )
 
 
 @st.cache_resource(show_spinner=False)
@@ -60,7 +88,7 @@ def _search_service(database_url: str, home: str, read_only: bool) -> SearchServ
 def search_service(config: UiSettings) -> SearchService:
     """The search service (indexes and models loaded once per server process)."""
     storage = config.storage
-    return _search_service(storage.database_url, str(storage.home), config.read_only)
+    return _search_service(storage.database_url, str(storage.home), config.server_read_only)
 
 
 @st.cache_resource(show_spinner=False, max_entries=24)
@@ -75,7 +103,7 @@ def page_image(config: UiSettings, page_id: int) -> Image.Image:
         LookupError: If there is no such page.
         PageImageUnavailableError: If its file cannot be read.
     """
-    return _page_image(config.storage.database_url, config.read_only, page_id)
+    return _page_image(config.storage.database_url, config.server_read_only, page_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=64, ttl=300)
@@ -102,7 +130,7 @@ def page_view_jpeg(config: UiSettings, page_id: int, selected: int | None, zoom:
         LookupError, PageImageUnavailableError: As for `page_image`.
     """
     storage = config.storage
-    return _page_view_jpeg(storage.database_url, config.read_only, page_id, selected, zoom)
+    return _page_view_jpeg(storage.database_url, config.server_read_only, page_id, selected, zoom)
 
 
 @st.cache_data(show_spinner=False, max_entries=16, ttl=300)
@@ -118,4 +146,4 @@ def page_data_url(config: UiSettings, page_id: int) -> str:
     Raises:
         LookupError, PageImageUnavailableError: As for `page_image`.
     """
-    return _page_data_url(config.storage.database_url, config.read_only, page_id)
+    return _page_data_url(config.storage.database_url, config.server_read_only, page_id)

@@ -83,7 +83,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from indexer.errors import SearchTimeoutError, SemanticModelError
+from indexer.errors import DatabaseAccessError, SearchTimeoutError, SemanticModelError
 from indexer.search import topk
 from indexer.search.hits import Hit, MatchedWord, SearchResult, matched_words
 from indexer.search.index_files import (
@@ -150,6 +150,7 @@ class SearchService:
         self._lexical: LexicalIndex | None = None
         self._semantic: SemanticIndex | None = None
         self._semantic_change = 0
+        self._statistics_checked = False
 
     @property
     def settings(self) -> SearchSettings:
@@ -209,6 +210,9 @@ class SearchService:
         started = time.monotonic()
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
+        if not self._statistics_checked:
+            self._statistics_checked = True
+            self._ensure_statistics()
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must not be negative")
         plan = plan_of(query)
@@ -257,10 +261,23 @@ class SearchService:
         """
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
+        if not self._statistics_checked:
+            self._statistics_checked = True
+            self._ensure_statistics()
         if self._uses_fuzzy(mode):
             self._fresh_lexical()
         if mode == "semantic":
             self._fresh_semantic()
+
+    def _ensure_statistics(self) -> None:
+        """Gives an older SQLite database the planner statistics indexing now leaves behind."""
+        database = self._repository.database
+        try:
+            if not database.has_statistics():
+                logger.info("computing the query planner's statistics of %s", database.url)
+                database.refresh_statistics()
+        except DatabaseAccessError as error:  # a read-only file: searches work, only slower
+            logger.warning("could not compute the planner's statistics: %s", error)
 
     def _uses_fuzzy(self, mode: str) -> bool:
         return mode == "fuzzy" or (mode == "auto" and self._settings.auto_fuzzy)

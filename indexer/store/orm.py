@@ -380,3 +380,38 @@ class SearchChangeRow(Base):
     line_id: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(10))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class AccountRow(Base):
+    """A person who may use the workbench and the HTTP API (migration 0007).
+
+    Attributes:
+        role: ``viewer``, ``editor`` or ``admin`` (`indexer.accounts.roles.Role`).
+        password_hash: The argon2id hash of the password (PHC string); never the password.
+    """
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    password_changed_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=utc_now
+    )
+
+
+class AccountTokenRow(Base):
+    """An API token of an account: only its SHA-256 is stored, the token is shown once."""
+
+    __tablename__ = "account_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

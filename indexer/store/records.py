@@ -126,6 +126,8 @@ class PageSummary:
     model: ModelKey
     line_count: int
     steps: tuple[ProcessingStep, ...] = ()
+    width: int = 0
+    height: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -358,6 +358,27 @@ class Repository:
         with self._db.read() as session:
             return [page_summary(row, name, count) for row, name, count in session.execute(query)]
 
+    def page_summary(self, page_id: int) -> PageSummary:
+        """One stored page without its lines (cheap: its size, hash and collection).
+
+        Raises:
+            LookupError: If there is no page with that id.
+        """
+        line_count = (
+            select(func.count(LineRow.id)).where(LineRow.page_id == PageRow.id).scalar_subquery()
+        )
+        query = (
+            select(PageRow, CollectionRow.name, line_count)
+            .join(CollectionRow, CollectionRow.id == PageRow.collection_id)
+            .where(PageRow.id == page_id)
+        )
+        with self._db.read() as session:
+            found = session.execute(query).one_or_none()
+            if found is None:
+                raise LookupError(f"no page with id {page_id}")
+            row, name, count = found
+            return page_summary(row, name, count)
+
     def load_page(self, page_id: int) -> Page:
         """Loads a stored page as an `htr.document.Page` (lines show their current text).
 

@@ -126,6 +126,8 @@ def page_summary(row: PageRow, collection: str, line_count: int) -> PageSummary:
         model=ModelKey(row.model_id, row.model_revision),
         line_count=line_count,
         steps=tuple(ProcessingStep.from_dict(step) for step in row.steps or ()),
+        width=row.width,
+        height=row.height,
     )
 
 

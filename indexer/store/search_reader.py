@@ -169,6 +169,38 @@ class SearchReader:
         )
         return [(int(i), str(f)) for i, f in self._rows(query)]
 
+    def completions(
+        self, prefix: str, *, collection_id: int | None = None, limit: int = 10
+    ) -> list[tuple[str, int]]:
+        """The forms starting with `prefix` in the lines' current texts, most frequent first.
+
+        For autocompletion: only forms that some line's current text holds (not those of
+        other n-best readings only) count, by the number of such lines.
+
+        Args:
+            prefix: A normalised prefix (`indexer.spelling.normalize.word_keys`); ``%``,
+                ``_`` and the escape character match only themselves.
+            collection_id: Only lines of this collection.
+            limit: Most forms returned.
+
+        Returns:
+            (form, number of lines), by that number (highest first), then by form.
+        """
+        lines = func.count(LineWordRow.line_id).label("lines")
+        query = with_line_filters(
+            select(WordFormRow.form, lines)
+            .select_from(LineWordRow)
+            .join(WordFormRow, WordFormRow.id == LineWordRow.form_id)
+            .where(
+                WordFormRow.form.like(like_prefix(prefix), escape=LIKE_ESCAPE),
+                LineWordRow.text_confidence.is_not(None),
+            ),
+            collection_id=collection_id,
+            min_confidence=None,
+        )
+        query = query.group_by(WordFormRow.form).order_by(lines.desc(), WordFormRow.form)
+        return [(str(form), int(count)) for form, count in self._rows(query.limit(limit))]
+
     def matches(
         self,
         form_ids: Collection[int],

@@ -219,6 +219,8 @@ def import_paths(
         except Exception:  # never hide the error that ended the batch behind this one
             logger.exception("could not record the end of run %d", run_id)
     counts = batch.counts
+    if counts[ImportOutcome.IMPORTED] or counts[ImportOutcome.REPLACED]:
+        repository.database.refresh_statistics()
     return ImportReport(
         run_id=run_id,
         files=len(inputs),

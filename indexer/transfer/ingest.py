@@ -287,6 +287,8 @@ def index_paths(
             status = RUN_FINISHED
     finally:
         _finish_run(repository, run_id, status)
+    if batch.indexed or batch.replaced:
+        repository.database.refresh_statistics()
     return IndexReport(
         run_id=run_id,
         files=len(files),

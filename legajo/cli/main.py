@@ -10,6 +10,8 @@ module                  commands
 `legajo.cli.models`     ``models``, ``adapt``, ``reread``
 `legajo.cli.search`     ``search``, ``reindex``, ``check``
 `legajo.cli.ui`         ``ui``
+`legajo.cli.serve`      ``serve``
+`legajo.cli.users`      ``users``
 ======================  ==================================================================
 
 Shared options, the exit-code table, error messages and the progress bar are in
@@ -24,7 +26,17 @@ import sys
 from collections.abc import Sequence
 
 from legajo import __version__
-from legajo.cli import archive, maintenance, models, search, training, transcribe, ui
+from legajo.cli import (
+    archive,
+    maintenance,
+    models,
+    search,
+    serve,
+    training,
+    transcribe,
+    ui,
+    users,
+)
 from legajo.cli.common import (
     EXIT_BROKEN_PIPE,
     EXIT_INTERRUPTED,
@@ -56,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_reindex_command(commands)
     search.add_check_command(commands)
     ui.add_ui_command(commands)
+    serve.add_serve_command(commands)
+    users.add_users_command(commands)
     return parser
 
 

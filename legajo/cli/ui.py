@@ -3,6 +3,11 @@
 The app reads its settings from the environment this command gives the child process
 (`ui.config`, which documents the variables). Streamlit's own settings (address, port,
 headless, no usage statistics, no file watcher) are passed as its command-line options.
+
+A database without accounts lets whoever reaches the workbench edit everything, so then it
+listens on this computer only: another ``--host`` is refused (exit code 2) unless
+``--no-auth`` is given, which starts it with a loud warning
+(`indexer.accounts.binding.check_binding`). With accounts, every session logs in first.
 """
 
 from __future__ import annotations
@@ -51,7 +56,14 @@ def add_ui_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--host",
         default=DEFAULT_HOST,
-        help=f"address to listen on (default: {DEFAULT_HOST}, this computer only)",
+        help=f"address to listen on (default: {DEFAULT_HOST}, this computer only); another "
+        "needs accounts (legajo users add) or --no-auth",
+    )
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="listen on a --host beyond this computer although the database has no accounts: "
+        "anyone on the network can read and edit",
     )
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})"
@@ -107,11 +119,14 @@ def streamlit_command(script: Path, *, host: str, port: int, browser: bool) -> l
     ]
 
 
-def check_database(storage: StorageSettings, *, read_only: bool) -> None:
+def check_database(storage: StorageSettings, *, read_only: bool) -> bool:
     """Opens the database once before the app starts, so that problems stop the command.
 
     A writable start brings the schema up to date; a read-only start writes nothing and
     requires an existing database at the latest schema.
+
+    Returns:
+        Whether the database holds accounts (then the app asks every session to log in).
 
     Raises:
         DatabaseUrlError: If the URL is malformed.
@@ -119,16 +134,20 @@ def check_database(storage: StorageSettings, *, read_only: bool) -> None:
             tables.
         DatabaseOpenError: If the database cannot be opened or, read-only, is out of date.
     """
+    from indexer.accounts import AccountStore
     from indexer.store.db import open_database, open_existing_database
 
     if not read_only:
-        open_database(storage.database_url).close()
-        return
+        database = open_database(storage.database_url)
+    else:
+        try:
+            database = open_existing_database(storage.database_url, upgrade=False)
+        except DatabaseOpenError as error:  # DatabaseMissingError included
+            raise type(error)(f"--read-only: {error}") from error
     try:
-        database = open_existing_database(storage.database_url, upgrade=False)
-    except DatabaseOpenError as error:  # DatabaseMissingError included
-        raise type(error)(f"--read-only: {error}") from error
-    database.close()
+        return AccountStore(database).has_accounts()
+    finally:
+        database.close()
 
 
 def run_streamlit(command: list[str], environment: Mapping[str, str]) -> int:
@@ -155,18 +174,30 @@ def run_streamlit(command: list[str], environment: Mapping[str, str]) -> int:
 
 
 def _run_ui(args: argparse.Namespace) -> int:
+    from indexer.accounts.binding import check_binding
+    from indexer.accounts.errors import UnsafeBindingError
+
     storage = resolve_storage(args.home, args.db)
     try:
         script = find_app_script()
         if importlib.util.find_spec("streamlit") is None:
             raise UiUnavailableError("streamlit is not installed")
-        check_database(storage, read_only=args.read_only)
-    except (DatabaseUrlError, DatabaseMissingError) as error:
+        has_accounts = check_database(storage, read_only=args.read_only)
+        warning = check_binding(args.host, has_accounts, args.no_auth)
+    except (DatabaseUrlError, DatabaseMissingError, UnsafeBindingError) as error:
         print_error(error)
         return EXIT_USAGE
     except LegajoError as error:
         print_error(error)
         return EXIT_FAILED
+    if warning is not None:
+        print(f"\n{'!' * 78}\n{warning}\n{'!' * 78}\n", file=sys.stderr)
+    elif args.no_auth and has_accounts:
+        print(
+            "legajo: note: --no-auth changes nothing: the database has accounts, so the "
+            "workbench asks every session to log in",
+            file=sys.stderr,
+        )
     environment = ui_environment(storage, read_only=args.read_only, language=args.language)
     command = streamlit_command(script, host=args.host, port=args.port, browser=args.browser)
     logger.info("starting %s", " ".join(command))

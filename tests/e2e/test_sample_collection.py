@@ -68,7 +68,11 @@ def test_the_sample_collection_in_the_browser(
     open_view(page, samples.url)
     later_search_s = submit_search(page, QUERY)
     settle(page)
-    page.screenshot(path=str(screenshots / "40-samples-search.png"), full_page=True)
+    # the app scrolls inside its own frame: a taller window shows the hits below the form
+    page.set_viewport_size({"width": 1400, "height": 1900})
+    settle(page)
+    page.screenshot(path=str(screenshots / "40-samples-search.png"))
+    page.set_viewport_size({"width": 1400, "height": 1000})
 
     repository = samples.archive.repository()
     try:
@@ -76,7 +80,8 @@ def test_the_sample_collection_in_the_browser(
         lines = repository.lines(hit_page.id)
     finally:
         repository.database.close()
-    chosen = next(s for s in lines if QUERY in s.line.text.split())
+    # the longest line with the word: the screenshot shows its neighbours' hits around it
+    chosen = max((s for s in lines if QUERY in s.line.text.split()), key=lambda s: len(s.line.text))
     query = urlencode({"page_id": hit_page.id, "line_id": chosen.id, "q": QUERY})
     started = time.perf_counter()
     page.goto(f"{samples.url}/page?{query}")

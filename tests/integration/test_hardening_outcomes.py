@@ -442,7 +442,7 @@ def test_revision_0005_keeps_older_runs_and_marks_them_by_age(tmp_path: Path) ->
                 (collection, started.replace(tzinfo=None).isoformat(sep=" ")),
             )
     _migrate(database, "head")
-    assert schema_revision(database) == head_revision() == "0006"
+    assert schema_revision(database) == head_revision() == "0007"
     assert [(r.status, r.host, r.pid) for r in repository.runs()] == [("running", None, None)] * 2
     started = repository.start_run(collection, "index", FixedRecognizer().processing_step(), {})
     assert [r.status for r in repository.runs()] == ["interrupted", "running", "running"]

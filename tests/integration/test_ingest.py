@@ -244,8 +244,10 @@ def test_index_paths_reports_progress_events(tmp_path: Path) -> None:
     repository = Repository(open_database(f"sqlite:///{tmp_path / 'db.sqlite'}"))
     events: list[ProgressEvent] = []
     settings = IndexSettings(collection="c", pipeline=PipelineSettings(whole_image=True))
+    assert not repository.database.has_statistics()
     report = index_paths([folder], repository, FixedRecognizer(), settings, events.append)
     assert (report.files, report.indexed, report.skipped, report.failed) == (4, 3, 0, 1)
+    assert repository.database.has_statistics()  # the planner's, for collection filters
     assert [e.kind for e in events] == [
         *[EventKind.FILE_COUNTED] * 4,  # every file's pages counted first...
         EventKind.PAGES_COUNTED,  # ...so the total is known before the first page

@@ -60,7 +60,7 @@ def test_lines_corrected_before_0004_get_the_words_of_their_correction(database_
         "vieren",
     ]
     _migrate(database, "head")
-    assert schema_revision(database) == "0006"
+    assert schema_revision(database) == "0007"
     after = repository.lines(page)
     corrected = after[1].line.words
     assert [(w.text, w.confidence) for w in corrected] == [

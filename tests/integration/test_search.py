@@ -266,6 +266,21 @@ def test_prepare_loads_the_index_a_mode_needs_once(
     assert caplog.text.count("building the lexical index in memory") == 1  # not again
 
 
+def test_the_first_search_gives_an_older_sqlite_database_planner_statistics(
+    service: SearchService, repository: Repository
+) -> None:
+    database = repository.database
+    if database.dialect != "sqlite":
+        assert database.has_statistics()  # PostgreSQL's autovacuum keeps them
+        return
+    assert not database.has_statistics()  # stored line by line, as before indexing made them
+    assert found(service, "dios")
+    assert database.has_statistics()
+    with database.read() as session:
+        tables = {row[0] for row in session.execute(text("SELECT tbl FROM sqlite_stat1"))}
+    assert {"line_words", "lines", "pages"} <= tables
+
+
 def test_change_feed_follows_stores_replacements_and_corrections(repository: Repository) -> None:
     assert repository.last_change_id() == 0
     page = store(repository, "a", PAGE_A)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import graphlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,13 @@ def module_name(path: Path) -> str:
 
 
 def source_files() -> list[Path]:
-    return sorted(p for package in PACKAGES for p in (REPO / package).rglob("*.py"))
+    """Our Python files: not what npm installs beside the bundled viewers (node_modules)."""
+    found = []
+    for package in PACKAGES:
+        for folder, folders, files in os.walk(REPO / package):
+            folders[:] = [f for f in folders if f not in ("node_modules", "__pycache__")]
+            found += [Path(folder, name) for name in files if name.endswith(".py")]
+    return sorted(found)
 
 
 def known_modules() -> set[str]:

@@ -70,7 +70,7 @@ def stored(repository: Repository) -> int:
 
 def test_open_migrates_and_sets_sqlite_pragmas(repository: Repository) -> None:
     database = repository.database
-    assert schema_revision(database) == head_revision() == "0006"
+    assert schema_revision(database) == head_revision() == "0007"
     with database.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1

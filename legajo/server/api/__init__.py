@@ -1,0 +1,1 @@
+"""The JSON API under ``/api``: search, collections, pages, lines, corrections, exports."""
