@@ -42,12 +42,15 @@ class Account:
         name: The name, recorded as the editor of the account's corrections.
         role: What the account may do.
         created_at: When it was made (UTC).
+        password_changed_at: When its password was last set (UTC); None when unknown. A
+            server that remembers verified passwords forgets them when this changes.
     """
 
     id: int
     name: str
     role: Role
     created_at: dt.datetime
+    password_changed_at: dt.datetime | None = None
 
 
 def check_name(name: str) -> str:
@@ -201,5 +204,9 @@ class AccountStore:
 
 def _account(record: AccountRecord) -> Account:
     return Account(
-        id=record.id, name=record.name, role=parse_role(record.role), created_at=record.created_at
+        id=record.id,
+        name=record.name,
+        role=parse_role(record.role),
+        created_at=record.created_at,
+        password_changed_at=record.password_changed_at,
     )

@@ -188,15 +188,13 @@ def _password_account(context: ServerContext, name: str, password: str) -> Accou
         ApiError: 401 if they match no account.
     """
     remembered = context.verified_passwords
-    if remembered.recall(name, password):
-        account = context.accounts.get(name)  # removed, or another role, since?
-        if account is not None:
-            return account
-        remembered.forget(name, password)
+    account = context.accounts.get(name)  # removed, another role or password, since?
+    if account is not None and remembered.recall(name, password, account.password_changed_at):
+        return account
     verified = context.accounts.authenticate(name, password)
     if verified is None:
         raise unauthorized("wrong account name or password")
-    remembered.remember(name, password)
+    remembered.remember(name, password, verified.password_changed_at)
     return verified
 
 

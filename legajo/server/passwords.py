@@ -3,14 +3,15 @@
 A script sending the same name and password with every request would otherwise pay one
 argon2 verification (a few hundred milliseconds on a busy machine) each time. A pair that
 verified is remembered for `TTL_S` seconds, as a keyed hash (HMAC-SHA-256 with a key made
-when the server starts; the password itself is never kept). The account is still looked up
-on every request, so a removed account or a changed role takes effect at once; a password
-changed meanwhile keeps working on this server for at most `TTL_S` seconds. Failed attempts
+when the server starts; the password itself is never kept), together with when the
+account's password was last set. The account is still looked up on every request, so a
+removed account, a changed role or a changed password takes effect at once. Failed attempts
 are never remembered: each one pays the full check.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import secrets
@@ -38,13 +39,21 @@ class VerifiedPasswords:
         self._expiry: dict[bytes, float] = {}
         self._lock = threading.Lock()
 
-    def _digest(self, name: str, password: str) -> bytes:
-        message = name.encode("utf-8") + b"\0" + password.encode("utf-8")
+    def _digest(self, name: str, password: str, changed: dt.datetime | None) -> bytes:
+        stamp = changed.isoformat() if changed is not None else "-"
+        message = "\0".join((name, password, stamp)).encode("utf-8")
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
-    def recall(self, name: str, password: str) -> bool:
-        """Whether this pair verified less than `ttl_s` seconds ago."""
-        digest = self._digest(name, password)
+    def recall(self, name: str, password: str, changed: dt.datetime | None) -> bool:
+        """Whether this pair verified less than `ttl_s` seconds ago.
+
+        Args:
+            name: The account's name.
+            password: The password given.
+            changed: When the account's password was last set, as stored now: a pair
+                remembered before a change is not recalled.
+        """
+        digest = self._digest(name, password, changed)
         with self._lock:
             expiry = self._expiry.get(digest)
             if expiry is None:
@@ -54,16 +63,16 @@ class VerifiedPasswords:
                 return False
             return True
 
-    def remember(self, name: str, password: str) -> None:
-        """Records that this pair verified now."""
-        digest = self._digest(name, password)
+    def remember(self, name: str, password: str, changed: dt.datetime | None) -> None:
+        """Records that this pair verified now, against the password set at `changed`."""
+        digest = self._digest(name, password, changed)
         with self._lock:
             if len(self._expiry) >= self._max_entries:
                 oldest = min(self._expiry, key=self._expiry.__getitem__)
                 del self._expiry[oldest]
             self._expiry[digest] = time.monotonic() + self._ttl_s
 
-    def forget(self, name: str, password: str) -> None:
-        """Drops this pair (its account is gone)."""
+    def forget(self, name: str, password: str, changed: dt.datetime | None) -> None:
+        """Drops this pair."""
         with self._lock:
-            self._expiry.pop(self._digest(name, password), None)
+            self._expiry.pop(self._digest(name, password, changed), None)

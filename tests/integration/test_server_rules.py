@@ -78,6 +78,27 @@ def test_public_read_lets_anonymous_read_but_not_write(with_viewer: StorageSetti
         assert answer.status_code == 401 and "www-authenticate" in answer.headers
 
 
+def test_a_remembered_password_stops_working_once_changed(
+    with_viewer: StorageSettings,
+) -> None:
+    with client(with_viewer, REMOTE) as remote:
+        auth = ("vera", PASSWORD)
+        assert remote.get("/api/me", auth=auth).status_code == 200
+        assert remote.get("/api/me", auth=auth).status_code == 200  # remembered
+        database = open_database(with_viewer.database_url)
+        try:
+            AccountStore(database).set_password("vera", "another-passphrase")
+        finally:
+            database.close()
+        assert remote.get("/api/me", auth=auth).status_code == 401
+        assert remote.get("/api/me", auth=("vera", "another-passphrase")).status_code == 200
+        database = open_database(with_viewer.database_url)
+        try:
+            AccountStore(database).set_password("vera", PASSWORD)  # as the other tests expect
+        finally:
+            database.close()
+
+
 def test_a_remembered_password_stops_working_with_its_account(
     with_viewer: StorageSettings,
 ) -> None:

@@ -80,19 +80,23 @@ def test_stale_and_timeout_answers_carry_what_a_client_needs() -> None:
 
 
 def test_verified_passwords_are_remembered_for_a_while() -> None:
+    set_at = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     remembered = VerifiedPasswords(ttl_s=60.0, max_entries=2)
-    assert not remembered.recall("ana", "secret-1")
-    remembered.remember("ana", "secret-1")
-    assert remembered.recall("ana", "secret-1")
-    assert not remembered.recall("ana", "secret-2") and not remembered.recall("ana2", "secret-1")
-    remembered.forget("ana", "secret-1")
-    assert not remembered.recall("ana", "secret-1")
+    assert not remembered.recall("ana", "secret-1", set_at)
+    remembered.remember("ana", "secret-1", set_at)
+    assert remembered.recall("ana", "secret-1", set_at)
+    assert not remembered.recall("ana", "secret-2", set_at)
+    assert not remembered.recall("ana2", "secret-1", set_at)
+    # the password was set again since: the old one must be checked again
+    assert not remembered.recall("ana", "secret-1", set_at + dt.timedelta(seconds=1))
+    remembered.forget("ana", "secret-1", set_at)
+    assert not remembered.recall("ana", "secret-1", set_at)
     for name in ("a", "b", "c"):
-        remembered.remember(name, "pw")
-    assert not remembered.recall("a", "pw") and remembered.recall("c", "pw")
+        remembered.remember(name, "pw", None)
+    assert not remembered.recall("a", "pw", None) and remembered.recall("c", "pw", None)
     expired = VerifiedPasswords(ttl_s=-1.0)
-    expired.remember("ana", "secret-1")
-    assert not expired.recall("ana", "secret-1")
+    expired.remember("ana", "secret-1", set_at)
+    assert not expired.recall("ana", "secret-1", set_at)
 
 
 def test_unexpected_errors_are_500_and_tell_nothing() -> None:
