@@ -129,3 +129,15 @@ class IndexFileError(IndexerError):
 
 class OptionError(IndexerError):
     """Command-line options that only make sense together were given apart."""
+
+
+class RayUnavailableError(IndexerError):
+    """The Ray engine was asked for and Ray is not installed (``pip install 'legajo[ray]'``)."""
+
+
+class RayClusterError(IndexerError):
+    """The Ray cluster cannot be reached, or its workers cannot load the model or the database."""
+
+
+class WorkerLostError(IndexerError):
+    """A file's Ray task failed on every try (its worker died, or the task raised)."""

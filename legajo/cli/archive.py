@@ -1,20 +1,23 @@
 """`legajo index`, `legajo import`, `legajo export`: pages into the database and back out.
 
-`index` transcribes page images into the database; `import` stores PAGE XML and ALTO
-transcriptions made elsewhere as verified text; `export` writes the pages back out
-(`indexer.transfer`). ``--on-error skip``, the default, indexes the other files when one
-fails (exit code 3); ``--on-error abort`` stops at the first; imports always go on.
+`index` transcribes page images into the database, in this process (``--engine local``, the
+default) or on a Ray cluster (``--engine ray``, `indexer.transfer.ray_engine`); `import`
+stores PAGE XML and ALTO transcriptions made elsewhere as verified text; `export` writes the
+pages back out (`indexer.transfer`). ``--on-error skip``, the default, indexes the other
+files when one fails (exit code 3); ``--on-error abort`` stops at the first; imports always
+go on.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from htr.errors import LegajoError
-from indexer.errors import ExportPathError
+from indexer.errors import ExportPathError, OptionError
 from legajo.cli.common import (
     EXIT_OK,
     EXIT_SOME_FAILED,
@@ -25,6 +28,8 @@ from legajo.cli.common import (
     add_storage_arguments,
     fail,
     model_for_collection,
+    non_negative_float,
+    positive_int,
     quiet_transformers,
     recognizer_settings,
     run_with_repository,
@@ -34,7 +39,8 @@ if TYPE_CHECKING:
     from indexer.store.repository import Repository
     from indexer.transfer.exporter import ExportReport
     from indexer.transfer.importer import ImportOutcome, ImportReport
-    from indexer.transfer.ingest import IndexReport, ProgressEvent
+    from indexer.transfer.ingest import IndexReport, IndexSettings, ProgressEvent
+    from indexer.transfer.inputs import InputEntry
 
 
 def add_index_command(commands: argparse._SubParsersAction) -> None:
@@ -68,7 +74,45 @@ def add_index_command(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="re-transcribe pages that are already indexed, in place (corrected pages are kept)",
     )
+    _add_engine_arguments(parser)
     parser.set_defaults(run=_run_index)
+
+
+def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--engine`` and the Ray engine's options."""
+    engine = parser.add_argument_group(
+        "engine",
+        "Where pages are read. --engine ray needs Ray (pip install 'legajo[ray]'), the input "
+        "paths and a local --model at the same paths on every Ray node, and a --db every "
+        "worker reaches (PostgreSQL for a cluster of machines; a SQLite file only on one "
+        "machine). Each worker stores its pages itself, one transaction each; a file whose "
+        "worker dies is retried without storing any page twice.",
+    )
+    engine.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: this process (default); ray: an actor pool of recognizers on Ray",
+    )
+    engine.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="the Ray cluster to use, host:port of its head (default: start a local one)",
+    )
+    engine.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="Ray workers, each with its own copy of the model (default 1)",
+    )
+    engine.add_argument(
+        "--gpus-per-worker",
+        type=non_negative_float,
+        default=0.0,
+        metavar="G",
+        help="GPUs per Ray worker, fractions share one (default 0: read on CPU)",
+    )
 
 
 def add_import_command(commands: argparse._SubParsersAction) -> None:
@@ -130,10 +174,23 @@ def add_export_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_index(args: argparse.Namespace) -> int:
-    from htr.pipeline import LayoutMode, PipelineSettings
     from htr.recognizer import load_recognizer
-    from indexer.transfer.ingest import IndexSettings, OnError, find_inputs, index_paths
+    from indexer.transfer.ingest import find_inputs, index_paths
 
+    if args.engine != "ray":
+        ray_only = [
+            option
+            for option, given in (
+                ("--address", args.address is not None),
+                ("--workers", args.workers != 1),
+                ("--gpus-per-worker", args.gpus_per_worker != 0.0),
+            )
+            if given
+        ]
+        if ray_only:
+            return fail(
+                OptionError(f"{', '.join(ray_only)}: only with --engine ray"), (OptionError,)
+            )
     try:
         inputs = find_inputs(args.paths)
     except LegajoError as error:
@@ -142,21 +199,57 @@ def _run_index(args: argparse.Namespace) -> int:
     def index(repository: Repository) -> int:
         quiet_transformers()
         model = model_for_collection(repository, args.model, args.collection)
-        recognizer = load_recognizer(model, recognizer_settings(args))
-        settings = IndexSettings(
-            collection=args.collection,
-            pipeline=PipelineSettings(layout=LayoutMode(args.layout), whole_image=args.lines),
-            on_error=OnError(args.on_error),
-            force=args.force,
-        )
         with _IndexProgress() as progress:
-            report = index_paths(
-                args.paths, repository, recognizer, settings, progress.show, inputs=inputs
-            )
+            if args.engine == "ray":
+                report = _index_on_ray(args, repository, model, inputs, progress)
+            else:
+                recognizer = load_recognizer(model, recognizer_settings(args))
+                report = index_paths(
+                    args.paths,
+                    repository,
+                    recognizer,
+                    _index_settings(args),
+                    progress.show,
+                    inputs=inputs,
+                )
         _print_summary(report, repository.database.url)
         return EXIT_SOME_FAILED if report.failures else EXIT_OK
 
     return run_with_repository(args, index)
+
+
+def _index_settings(args: argparse.Namespace) -> IndexSettings:
+    from htr.pipeline import LayoutMode, PipelineSettings
+    from indexer.transfer.ingest import IndexSettings, OnError
+
+    return IndexSettings(
+        collection=args.collection,
+        pipeline=PipelineSettings(layout=LayoutMode(args.layout), whole_image=args.lines),
+        on_error=OnError(args.on_error),
+        force=args.force,
+    )
+
+
+def _index_on_ray(
+    args: argparse.Namespace,
+    repository: Repository,
+    model: str,
+    inputs: Sequence[InputEntry],
+    progress: _IndexProgress,
+) -> IndexReport:
+    from indexer.settings import resolve_storage
+    from indexer.transfer.ray_engine import RayBatch, RayOptions, index_paths_on_ray
+
+    batch = RayBatch(
+        database_url=resolve_storage(args.home, args.db).database_url,
+        model=model,
+        recognizer=recognizer_settings(args),
+        settings=_index_settings(args),
+    )
+    options = RayOptions(
+        address=args.address, workers=args.workers, gpus_per_worker=args.gpus_per_worker
+    )
+    return index_paths_on_ray(args.paths, repository, batch, options, progress.show, inputs=inputs)
 
 
 COUNTING_DELAY_S = 2.0

@@ -85,6 +85,14 @@ def non_negative_int(value: str) -> int:
     return number
 
 
+def non_negative_float(value: str) -> float:
+    """Parses a command-line number that must not be negative."""
+    number = float(value)
+    if not number >= 0.0:  # NaN too
+        raise argparse.ArgumentTypeError(f"must not be negative, not {value}")
+    return number
+
+
 def probability(value: str) -> float:
     """Parses a command-line number between 0 and 1."""
     number = float(value)
