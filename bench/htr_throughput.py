@@ -13,8 +13,9 @@ ground truth (CER, `htr.metrics`) and compared with the naive loop's.
   rescores every step (weight `htr.trocr.CTC_WEIGHT`). Best reading only.
 - **plain generate** (`--plain`): the transformers docs' loop, plain beam search without the
   CTC head: other decoding, hence other readings.
-- **legajo batched**: `Recognizer.recognize` over all lines: batches by aspect ratio, n-best
-  readings and word confidences.
+- **legajo batched**: `Recognizer.recognize` over all lines: each line encoded alone, batches
+  of lines of similar expected length decoded by `htr.beam_search` (a line leaves its batch
+  when its search is over), n-best readings and word confidences.
 - **legajo transcribe --lines** (`--folder`): the lines written to a folder as PNG files and
   read by the ``legajo transcribe --lines --json`` command in this process (image loading,
   batches across files, word boxes, JSON); it has no token limit option, so it is meant for

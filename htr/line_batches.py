@@ -8,15 +8,16 @@ one-line batch is), and only the decoder runs batched:
 
 - `encode_lines` runs the encoder once per line; its steps and CTC log-probabilities are then
   padded into one batch by `stack_encoded`.
-- `shared_cross_attention` replaces the decoder's cross-attention while `generate` runs: the
-  beams of a line attend to one copy of its encoder steps (not one copy per beam, as
-  `generate` expands them), with the padded steps masked. For decoders not laid out like
-  TrOCR's, `masked_cross_attention` hands the decoder an ``encoder_attention_mask`` instead
-  (`VisionEncoderDecoderModel.forward` passes none itself).
+- `shared_cross_attention` replaces the decoder's cross-attention while the batch is decoded
+  (by `htr.beam_search`, or `generate`): the beams of a line attend to one copy of its
+  encoder steps (not one copy per beam, as `generate` expands them), with the padded steps
+  masked; `LineCrossAttention.keep` drops the lines whose search is over. For decoders not
+  laid out like TrOCR's, `masked_cross_attention` hands the decoder an
+  ``encoder_attention_mask`` instead (`VisionEncoderDecoderModel.forward` passes none itself).
 - Padded CTC frames emit the blank with certainty, which leaves every CTC prefix score
   (`htr.line_model.CTCPrefixScorer`) as it is without them.
-- `SharedCrossAttentionCache` keeps beam search from copying the cross-attention keys and
-  values at every step: all beams of a line attend to the same encoder steps, so reordering
+- `SharedCrossAttentionCache` keeps `generate`'s beam search from copying the cross-attention
+  keys and values at every step: all beams of a line attend to the same encoder steps, so reordering
   beams within a line leaves them unchanged.
 """
 
@@ -98,8 +99,62 @@ def new_generation_cache(model: Any) -> SharedCrossAttentionCache:
     return SharedCrossAttentionCache(DynamicCache(config=config), DynamicCache(config=config))
 
 
+class LineCrossAttention:
+    """The replaced cross-attention of a decoder's layers: one copy of each line's keys/values.
+
+    Rows of the decoder's input are the lines' beams, consecutive, all lines with the same
+    number of beams. `keep` drops lines (a beam search whose lines have finished).
+    """
+
+    def __init__(self, layers: list[Any], states: torch.Tensor, mask: torch.Tensor) -> None:
+        """Computes each layer's keys and values of `states`, (lines, steps, hidden)."""
+        import torch
+
+        padding = torch.zeros(mask.shape, dtype=states.dtype, device=states.device)
+        self._padding = padding.masked_fill(mask == 0, torch.finfo(states.dtype).min)[
+            :, None, None, :
+        ]
+        self._keys: list[torch.Tensor] = []
+        self._values: list[torch.Tensor] = []
+        for attention in layers:
+            shape = (states.shape[0], -1, attention.num_heads, attention.head_dim)
+            # Contiguous once, so that no step copies them: keys as (lines, heads, d, S),
+            # values as (lines, heads, S, d).
+            self._keys.append(attention.k_proj(states).view(shape).permute(0, 2, 3, 1).contiguous())
+            self._values.append(attention.v_proj(states).view(shape).transpose(1, 2).contiguous())
+
+    def keep(self, lines: torch.Tensor) -> None:
+        """Keeps only the given lines (indices into the current ones), in that order."""
+        self._padding = self._padding.index_select(0, lines)
+        self._keys = [keys.index_select(0, lines) for keys in self._keys]
+        self._values = [values.index_select(0, lines) for values in self._values]
+
+    def forward(self, index: int, attention: Any) -> Callable[..., tuple[torch.Tensor, None]]:
+        """The forward of layer `index`'s cross-attention module `attention`."""
+        import torch
+
+        def forward(
+            hidden_states: torch.Tensor, *args: Any, **kwargs: Any
+        ) -> tuple[torch.Tensor, None]:
+            keys, values = self._keys[index], self._values[index]
+            lines, heads, head_dim, _ = keys.shape
+            rows, length, width = hidden_states.shape
+            beams = rows // lines
+            queries = attention.q_proj(hidden_states) * attention.scaling
+            queries = queries.view(lines, beams * length, heads, head_dim).transpose(1, 2)
+            weights = torch.matmul(queries, keys) + self._padding
+            weights = torch.softmax(weights, dim=-1)
+            output = torch.matmul(weights, values)  # (lines, heads, beams * length, d)
+            output = output.transpose(1, 2).reshape(rows, length, width)
+            return attention.out_proj(output), None
+
+        return forward
+
+
 @contextlib.contextmanager
-def shared_cross_attention(model: Any, hidden: torch.Tensor, mask: torch.Tensor) -> Iterator[bool]:
+def shared_cross_attention(
+    model: Any, hidden: torch.Tensor, mask: torch.Tensor
+) -> Iterator[LineCrossAttention | None]:
     """Lets the beams of each line attend to one copy of its encoder steps while the block runs.
 
     `generate` expands the encoder steps to one copy per beam, and TrOCR's cross-attention
@@ -115,13 +170,12 @@ def shared_cross_attention(model: Any, hidden: torch.Tensor, mask: torch.Tensor)
         mask: (lines, steps), 1 on a line's own steps.
 
     Yields:
-        Whether the cross-attention was replaced (False: use `masked_cross_attention`).
+        The replacement (whose `LineCrossAttention.keep` drops lines), or None when the
+        cross-attention was not replaced (then use `masked_cross_attention`).
     """
-    import torch
-
     layers = _cross_attention_layers(model)
     if layers is None:
-        yield False
+        yield None
         return
     states = hidden
     decoder_config = model.decoder.config
@@ -129,45 +183,14 @@ def shared_cross_attention(model: Any, hidden: torch.Tensor, mask: torch.Tensor)
         getattr(decoder_config, "cross_attention_hidden_size", None) is None
     ):
         states = model.enc_to_dec_proj(states)
-    lines = states.shape[0]
-    padding = torch.zeros(mask.shape, dtype=states.dtype, device=states.device)
-    padding = padding.masked_fill(mask == 0, torch.finfo(states.dtype).min)[:, None, None, :]
-    for attention in layers:
-        shape = (lines, -1, attention.num_heads, attention.head_dim)
-        # Contiguous once, so that no step copies them: keys as (lines, heads, d, S),
-        # values as (lines, heads, S, d).
-        keys = attention.k_proj(states).view(shape).permute(0, 2, 3, 1).contiguous()
-        values = attention.v_proj(states).view(shape).transpose(1, 2).contiguous()
-        attention.forward = _grouped_attention(attention, keys, values, padding)
+    replaced = LineCrossAttention(layers, states, mask)
+    for index, attention in enumerate(layers):
+        attention.forward = replaced.forward(index, attention)
     try:
-        yield True
+        yield replaced
     finally:
         for attention in layers:
             del attention.forward
-
-
-def _grouped_attention(
-    attention: Any, keys: torch.Tensor, values: torch.Tensor, padding: torch.Tensor
-) -> Callable[..., tuple[torch.Tensor, None]]:
-    """A cross-attention forward over one copy of each line's keys and values."""
-    import torch
-
-    lines, heads, head_dim, _ = keys.shape
-
-    def forward(
-        hidden_states: torch.Tensor, *args: Any, **kwargs: Any
-    ) -> tuple[torch.Tensor, None]:
-        rows, length, width = hidden_states.shape
-        beams = rows // lines
-        queries = attention.q_proj(hidden_states) * attention.scaling
-        queries = queries.view(lines, beams * length, heads, head_dim).transpose(1, 2)
-        weights = torch.matmul(queries, keys) + padding
-        weights = torch.softmax(weights, dim=-1)
-        output = torch.matmul(weights, values)  # (lines, heads, beams * length, d)
-        output = output.transpose(1, 2).reshape(rows, length, width)
-        return attention.out_proj(output), None
-
-    return forward
 
 
 def _cross_attention_layers(model: Any) -> list[Any] | None:

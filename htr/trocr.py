@@ -4,18 +4,21 @@ Lines of similar length are read in batches under `torch.inference_mode`; beam s
 the `n_best` finished hypotheses of each line, ranked by its length-normalised score. The best
 reading is the one beam search ranks first (what `generate` returns), and the readings'
 probabilities, normalised over that list, keep that order (`htr.confidence.beam_log_weights`).
-Token log-probabilities of the best reading come from `compute_transition_scores` and become
-word confidences in `htr.confidence`.
+Token log-probabilities of the best reading (from `compute_transition_scores`, or as
+`htr.beam_search` keeps them) become word confidences in `htr.confidence`.
 
 Models whose encoder has a CTC head (legajo's line models, `htr.line_model`) are decoded
 jointly: the encoder runs once per line, on that line alone, and lines are batched for the
 decoder with their padding masked (`htr.line_batches`), so a line reads the same in any batch
 and as in transformers' own one-line loop; the CTC head's greedy reading bounds the number of
-new tokens (for a batch: its longest line's bound; lines are batched by that length),
+new tokens (each line's own bound; lines are batched by that length),
 and every decoding step scores the decoder's candidates with ``CTC_WEIGHT`` times their CTC
 prefix score plus the rest times their decoder log-probability (`CTCPrefixScorer`), so token
-scores, n-best probabilities and word confidences are joint scores. Other checkpoints decode
-as plain beam search.
+scores, n-best probabilities and word confidences are joint scores. Such a batch is decoded by
+`htr.beam_search` (TrOCR decoders): the beam search of `generate`, step for step, in which
+each line leaves the batch when its search is over and stops at its own token bound, so the
+batch's late steps run on the few lines still going. Other checkpoints decode with `generate`
+(plain beam search without a CTC head; greedy search with one beam).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-    from htr.line_batches import EncodedLine
+    from htr.line_batches import EncodedLine, LineCrossAttention
 
 logger = logging.getLogger(__name__)
 
@@ -267,6 +270,7 @@ class TrOCRRecognizer:
         """
         from transformers.modeling_outputs import BaseModelOutput
 
+        from htr.beam_search import applies_to
         from htr.line_batches import (
             masked_cross_attention,
             new_generation_cache,
@@ -290,13 +294,49 @@ class TrOCRRecognizer:
             )
         encoded = BaseModelOutput(last_hidden_state=batch.hidden)
         with shared_cross_attention(model, batch.hidden, batch.mask) as shared:
-            if shared:
+            searchable = options["num_beams"] > 1 and CTC_PREFIX_SCORING and applies_to(model)
+            if shared is not None and searchable:
+                return self._search_encoded(lines, shared, options)
+            if shared is not None:
                 options["cache"] = new_generation_cache(model)
                 output = model.generate(encoder_outputs=encoded, **options)
             else:
                 with masked_cross_attention(model, batch.mask):
                     output = model.generate(encoder_outputs=encoded, **options)
         return self._readings(output, len(lines), batch.ctc_log_probs)
+
+    def _search_encoded(
+        self, lines: list[EncodedLine], shared: LineCrossAttention, options: dict[str, Any]
+    ) -> list[LineReading]:
+        """Joint beam search with `htr.beam_search`: each line leaves the batch when done.
+
+        Each line gets its own token bound (`generate` gives a batch its longest line's).
+        """
+        from htr.beam_search import beam_search
+
+        limit = options["max_length"] - 1
+        bounds = [
+            1 + min(math.ceil(CTC_LENGTH_FACTOR * line.ctc_length) + CTC_LENGTH_MARGIN, limit)
+            for line in lines
+        ]
+        (scorer,) = options["logits_processor"]
+        found = beam_search(
+            self._model,
+            shared,
+            scorer,
+            bounds,
+            options["num_beams"],
+            options["num_return_sequences"],
+        )
+        return [
+            self._reading(
+                [h.ids for h in hypotheses],
+                [h.token_scores for h in hypotheses],
+                None,
+                [h.score for h in hypotheses],
+            )
+            for hypotheses in found
+        ]
 
     def _readings(
         self, output: Any, count: int, ctc_log_probs: torch.Tensor | None

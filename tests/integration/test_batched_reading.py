@@ -12,6 +12,7 @@ import math
 import pytest
 import torch
 from PIL import Image
+from transformers.modeling_outputs import BaseModelOutput
 
 from htr.default_model import default_model_path
 from htr.images import load_page_images
@@ -92,3 +93,68 @@ def test_the_best_reading_is_what_generate_returns_first(lines: list[Image.Image
             )
             expected.append(processor.batch_decode(ids, skip_special_tokens=True)[0].strip())
     assert [r.text for r in read(lines, batch_size=4)] == expected
+
+
+def test_the_batched_beam_search_is_generate_line_by_line(lines: list[Image.Image]) -> None:
+    """`htr.beam_search` drops lines as they finish, each at its own length bound; every line's
+    n-best, their scores and their token scores are those of `generate` reading it alone."""
+    from transformers import AutoProcessor, LogitsProcessorList, VisionEncoderDecoderModel
+
+    from htr.beam_search import beam_search
+    from htr.line_batches import encode_lines, shared_cross_attention, stack_encoded
+    from htr.line_model import CTCPrefixScorer
+    from htr.trocr import CTC_LENGTH_FACTOR, CTC_LENGTH_MARGIN, CTC_WEIGHT
+
+    processor = AutoProcessor.from_pretrained(MODEL)
+    model = VisionEncoderDecoderModel.from_pretrained(MODEL).eval()
+    tokenizer = processor.tokenizer
+
+    def scorer(log_probs: torch.Tensor) -> CTCPrefixScorer:
+        return CTCPrefixScorer(
+            log_probs,
+            BEAMS,
+            blank_id=0,
+            eos_id=tokenizer.eos_token_id,
+            excluded_ids=[tokenizer.bos_token_id, tokenizer.pad_token_id],
+            weight=CTC_WEIGHT,
+        )
+
+    with torch.inference_mode():
+        encoded = encode_lines(
+            model, processor, [line.convert("RGB") for line in lines], torch.device("cpu")
+        )
+        bounds = [
+            1 + math.ceil(CTC_LENGTH_FACTOR * line.ctc_length) + CTC_LENGTH_MARGIN
+            for line in encoded
+        ]
+        bounds[3] = bounds[7] = 6  # these lines end at their length bound, not with </s>
+        batch = stack_encoded(encoded, blank_id=0)
+        assert batch.ctc_log_probs is not None
+        with shared_cross_attention(model, batch.hidden, batch.mask) as shared:
+            assert shared is not None
+            found = beam_search(model, shared, scorer(batch.ctc_log_probs), bounds, BEAMS, BEAMS)
+        for line, bound, hypotheses in zip(encoded, bounds, found, strict=True):
+            assert line.ctc_log_probs is not None
+            log_probs = line.ctc_log_probs[None]
+            output = model.generate(
+                encoder_outputs=BaseModelOutput(last_hidden_state=line.hidden[None]),
+                num_beams=BEAMS,
+                num_return_sequences=BEAMS,
+                max_length=bound,
+                logits_processor=LogitsProcessorList([scorer(log_probs)]),
+                output_scores=True,
+                return_dict_in_generate=True,
+            )
+            token_scores = model.compute_transition_scores(
+                output.sequences, output.scores, output.beam_indices
+            )
+            lengths = (output.beam_indices >= 0).sum(dim=1).tolist()
+            assert [h.ids for h in hypotheses] == [
+                ids[1 : 1 + n] for ids, n in zip(output.sequences.tolist(), lengths, strict=True)
+            ]
+            assert [h.score for h in hypotheses] == pytest.approx(
+                output.sequences_scores.tolist(), abs=1e-5
+            )
+            for h, scores, n in zip(hypotheses, token_scores.tolist(), lengths, strict=True):
+                assert h.token_scores == pytest.approx(scores[:n], abs=1e-5)
+    assert any(h.ids[-1] != tokenizer.eos_token_id for h in found[3])

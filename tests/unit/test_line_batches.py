@@ -102,3 +102,12 @@ def test_beam_log_weights_keep_beam_order_and_the_best_readings_probability() ->
     assert weights == pytest.approx([-1.0, -2.0, -1.5])
     probs = normalised_probabilities(weights)
     assert probs[0] > probs[2] > probs[1]
+
+
+@pytest.mark.parametrize("size", [(2, 2), (2, 1), (3, 1), (3, 2)])
+def test_the_inference_max_pool_equals_max_pool_2d(size: tuple[int, int]) -> None:
+    from htr.line_model import _max_pool
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 13, 23)
+    assert torch.equal(_max_pool(x, size), torch.nn.MaxPool2d(size)(x))
