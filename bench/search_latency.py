@@ -5,6 +5,7 @@
     .venv/bin/python bench/search_latency.py --semantic-lines 0 # no semantic index
     .venv/bin/python bench/search_latency.py --workdir W        # keep the collection in W
     .venv/bin/python bench/search_latency.py --workdir W --reuse  # measure it again
+    .venv/bin/python bench/search_latency.py --backend sqlite,postgresql  # side by side
 
 **Collection.** `TextGenerator` writes early-modern-Spanish-like lines (period function words
 and a 20,000-word Zipf-distributed lexicon of generated words, with period spelling
@@ -45,6 +46,14 @@ the earlier run, marked "kept").
 
 Each query set is asked of every mode twice: the first pass reads the database pages from
 disk as a first visitor would, the second ("again") finds them in the page cache.
+
+**PostgreSQL.** With ``--backend postgresql`` (or ``sqlite,postgresql``) the bench starts a
+throwaway PostgreSQL server of its own (`tests.postgres_server`, as the tests do; settings
+`POSTGRES_SETTINGS`), creates the schema through the migrations, copies every table of the
+SQLite collection into it with ``COPY``, runs ANALYZE (`Database.refresh_statistics`) and
+times the service modes on it, with a lexical index built from PostgreSQL. The FTS5
+baselines and the semantic mode run on SQLite only. With both backends a last table puts
+SQLite and PostgreSQL side by side.
 
 The service part runs when `indexer.search.service` is importable; otherwise the table says so.
 """
@@ -276,6 +285,10 @@ INSERT_BATCH = 5_000
 MODES = ("exact", "prob", "fuzzy", "auto", "semantic")
 STAND_IN_COSINE = 0.85
 """About how close a stand-in vector lies to the embedded vector it is drawn from."""
+BACKENDS = ("sqlite", "postgresql")
+POSTGRES_SETTINGS = ("shared_buffers=512MB", "work_mem=16MB", "max_wal_size=4GB")
+"""Server settings of the bench's PostgreSQL: buffers for the hot indexes, fewer checkpoints
+while loading (the defaults, 128 MB and 1 GB, are made for tiny machines)."""
 COLLECTION_FILE = "collection.json"
 SEMANTIC_FILE = "semantic-bench.json"
 
@@ -302,6 +315,7 @@ class Latency:
     seconds: list[float]
     hits: list[int]
     note: str = ""
+    backend: str = "sqlite"
 
     @property
     def p50(self) -> float:
@@ -564,7 +578,12 @@ def query_sets(truth_counts: Counter[str], count: int, seed: int) -> dict[str, l
 
 
 def time_queries(
-    name: str, query_set: str, queries: list[str], run: Callable[[str], int], note: str = ""
+    name: str,
+    query_set: str,
+    queries: list[str],
+    run: Callable[[str], int],
+    note: str = "",
+    backend: str = "sqlite",
 ) -> Latency:
     seconds, hits = [], []
     for query in queries:
@@ -572,7 +591,7 @@ def time_queries(
         found = run(query)
         seconds.append(time.perf_counter() - started)
         hits.append(found)
-    return Latency(name, query_set, seconds, hits, note)
+    return Latency(name, query_set, seconds, hits, note, backend)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -596,9 +615,19 @@ def main(argv: list[str] | None = None) -> None:
         "--reuse", action="store_true", help="measure the collection kept in --workdir again"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--backend",
+        default="sqlite",
+        help="databases to measure, comma-separated: sqlite, postgresql (default sqlite); "
+        "PostgreSQL runs in a throwaway server the bench starts, loaded from the SQLite copy",
+    )
     args = parser.parse_args(argv)
     if args.reuse and args.workdir is None:
         parser.error("--reuse needs --workdir")
+    args.backends = [name.strip() for name in args.backend.split(",") if name.strip()]
+    unknown = set(args.backends) - set(BACKENDS)
+    if unknown or not args.backends:
+        parser.error(f"--backend: choose among {', '.join(BACKENDS)} (got {args.backend!r})")
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="legajo-latency-"))
     home = workdir / "home"
@@ -618,7 +647,10 @@ def main(argv: list[str] | None = None) -> None:
     builds: list[tuple[str, float, int, str]] = []
     latencies: list[Latency] = []
     try:
-        _run(args, collection, queries, builds, latencies)
+        if "sqlite" in args.backends:
+            _run(args, collection, queries, builds, latencies)
+        if "postgresql" in args.backends:
+            _run_postgresql(args, collection, queries, builds, latencies)
     finally:
         _print_report(args, collection, builds, latencies)
         if args.workdir is None:
@@ -715,6 +747,119 @@ def _run(
     _time_service(args, repository, home, queries, latencies)
     fts.close()
     repository.database.close()
+
+
+def _run_postgresql(
+    args: argparse.Namespace,
+    collection: Collection,
+    queries: dict[str, list[str]],
+    builds: list[tuple[str, float, int, str]],
+    latencies: list[Latency],
+) -> None:
+    """The service modes on PostgreSQL, loaded with the collection's SQLite database."""
+    from indexer.search.index_files import LEXICAL, rebuild
+    from indexer.settings import sqlite_url
+    from indexer.store.db import open_database
+    from indexer.store.repository import Repository
+    from tests.postgres_server import postgres_bin_dir, start_server
+
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        raise SystemExit("--backend postgresql: PostgreSQL is not installed (initdb not found)")
+    server = start_server(bin_dir, *POSTGRES_SETTINGS)
+    try:
+        database = open_database(server.create_database("legajo_bench"))
+        source = open_database(sqlite_url(collection.home / "legajo.db"), migrate=False)
+        print("loading the collection into PostgreSQL", file=sys.stderr)
+        started = time.perf_counter()
+        copy_database(source, database)
+        source.close()
+        load_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        database.refresh_statistics()
+        analyze_seconds = time.perf_counter() - started
+        size = database_bytes(database)
+        builds.append(
+            (
+                "PostgreSQL: COPY from SQLite",
+                load_seconds,
+                size,
+                f"ANALYZE {analyze_seconds:.1f} s; PostgreSQL {bin_dir.parent.name}",
+            )
+        )
+        home = collection.home / "postgresql"
+        home.mkdir(exist_ok=True)
+        repository = Repository(database)
+        print("building the lexical index (PostgreSQL)", file=sys.stderr)
+        manifest = rebuild(repository, home, LEXICAL)
+        builds.append(
+            (
+                "lexical, from PostgreSQL",
+                manifest.build_seconds,
+                manifest.size_bytes,
+                f"{manifest.entries:,} forms",
+            )
+        )
+        _time_service(args, repository, home, queries, latencies, "postgresql", semantic=False)
+        database.close()
+    finally:
+        server.stop()
+
+
+def copy_database(source: Any, target: Any) -> None:
+    """Copies every table of the schema from `source` into the empty `target` (PostgreSQL).
+
+    Rows are read through SQLAlchemy (so JSON and dates come back as Python values) and
+    written with ``COPY ... FROM STDIN``; the id sequences then continue after the copied ids.
+    """
+    from sqlalchemy import JSON, select, text
+
+    from indexer.store.db import Database
+    from indexer.store.orm import Base
+
+    assert isinstance(source, Database) and isinstance(target, Database)
+    raw = target.engine.raw_connection()
+    try:
+        connection = raw.driver_connection
+        assert connection is not None
+        with source.engine.connect() as reader:
+            for table in Base.metadata.sorted_tables:
+                names = [column.name for column in table.columns]
+                as_json = [isinstance(column.type, JSON) for column in table.columns]
+                statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+                result = reader.execution_options(yield_per=50_000).execute(select(table))
+                with connection.cursor() as cursor, cursor.copy(statement) as copy:
+                    for row in result:
+                        copy.write_row(
+                            [
+                                json.dumps(value) if encode and value is not None else value
+                                for value, encode in zip(row, as_json, strict=True)
+                            ]
+                        )
+                print(f"  copied {table.name}", file=sys.stderr)
+        connection.commit()
+    finally:
+        raw.close()
+    with target.engine.begin() as writer:
+        for table in Base.metadata.sorted_tables:
+            if "id" not in table.columns:
+                continue
+            sequence = writer.execute(
+                text("SELECT pg_get_serial_sequence(:table, 'id')"), {"table": table.name}
+            ).scalar()
+            if sequence:
+                writer.execute(
+                    text(f"SELECT setval(:sequence, (SELECT max(id) FROM {table.name}))"),
+                    {"sequence": sequence},
+                )
+
+
+def database_bytes(database: Any) -> int:
+    """The size of the database on disk (PostgreSQL)."""
+    from sqlalchemy import text
+
+    with database.engine.connect() as connection:
+        return int(connection.execute(text("SELECT pg_database_size(current_database())")).one()[0])
 
 
 def kept_semantic(
@@ -853,6 +998,9 @@ def _time_service(
     home: Path,
     queries: dict[str, list[str]],
     latencies: list[Latency],
+    backend: str = "sqlite",
+    *,
+    semantic: bool = True,
 ) -> None:
     try:
         from indexer.errors import SearchTimeoutError
@@ -865,7 +1013,7 @@ def _time_service(
         return
     service = SearchService(repository, home)  # type: ignore[arg-type]
     for mode in MODES:
-        if mode == "semantic" and args.semantic_lines <= 0:
+        if mode == "semantic" and (args.semantic_lines <= 0 or not semantic):
             continue
         started = time.perf_counter()
         service.search(queries["typical"][0], mode=mode, limit=LIMIT)
@@ -886,7 +1034,7 @@ def _time_service(
             }
             for name, note in notes.items():
                 timeouts = 0
-                latency = time_queries(name, set_name, words, run, note)
+                latency = time_queries(name, set_name, words, run, note, backend)
                 if timeouts:
                     latency = Latency(
                         name,
@@ -894,9 +1042,13 @@ def _time_service(
                         latency.seconds,
                         latency.hits,
                         f"{note}; {timeouts} timed out",
+                        backend,
                     )
                 latencies.append(latency)
-                print(f"  {name} {set_name}: p95 {latency.p95 * 1000:.1f} ms", file=sys.stderr)
+                print(
+                    f"  {backend} {name} {set_name}: p95 {latency.p95 * 1000:.1f} ms",
+                    file=sys.stderr,
+                )
 
 
 def _print_report(
@@ -921,16 +1073,20 @@ def _print_report(
         megabytes = f"{size / 1e6:9.1f}" if size else f"{'':9}"
         print(f"{name:<44} {build} {megabytes}  {contents}")
     print(
-        f"\n{'search (limit 20)':<30} {'queries':<9} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} "
-        f"{'hits':>6}  note"
+        f"\n{'search (limit 20)':<30} {'backend':<10} {'queries':<9} {'n':>4} {'p50 ms':>8} "
+        f"{'p95 ms':>8} {'hits':>6}  note"
     )
     for latency in latencies:
         mean_hits = statistics.fmean(latency.hits) if latency.hits else 0.0
         print(
-            f"{latency.name:<30} {latency.query_set:<9} {len(latency.seconds):>4} "
-            f"{latency.p50 * 1000:8.1f} {latency.p95 * 1000:8.1f} {mean_hits:6.1f}  {latency.note}"
+            f"{latency.name:<30} {latency.backend:<10} {latency.query_set:<9} "
+            f"{len(latency.seconds):>4} {latency.p50 * 1000:8.1f} {latency.p95 * 1000:8.1f} "
+            f"{mean_hits:6.1f}  {latency.note}"
         )
-    fuzzy = {x.query_set: x for x in latencies if x.name == "legajo fuzzy"}
+    _print_side_by_side(latencies)
+    fuzzy = {
+        x.query_set: x for x in latencies if x.name == "legajo fuzzy" and x.backend == "sqlite"
+    }
     baseline = {x.query_set: x for x in latencies if x.name == "FTS5 trigram OR (fuzzy)"}
     for set_name in fuzzy.keys() & baseline.keys():
         faster = fuzzy[set_name].p95 < baseline[set_name].p95
@@ -940,8 +1096,33 @@ def _print_report(
         )
     print(
         f"(--lines {args.lines}, --queries {args.queries}, --semantic-lines {args.semantic_lines}, "
-        f"--embedded-lines {args.embedded_lines}{', --reuse' if args.reuse else ''})"
+        f"--embedded-lines {args.embedded_lines}, --backend {args.backend}"
+        f"{', --reuse' if args.reuse else ''})"
     )
+
+
+def _print_side_by_side(latencies: list[Latency]) -> None:
+    """The service's p95 per mode and query set, SQLite beside PostgreSQL (first pass / again)."""
+    service = [x for x in latencies if x.name.startswith("legajo ")]
+    if len({x.backend for x in service}) < 2:
+        return
+    sets = list(dict.fromkeys(x.query_set for x in service))
+    modes = list(dict.fromkeys(x.name.split()[1] for x in service))
+    for percentile in ("p50", "p95"):
+        ms = {(x.name, x.backend, x.query_set): getattr(x, percentile) * 1000 for x in service}
+        print(f"\n{percentile} ms, first pass / the same queries again")
+        print("| mode | " + " | ".join(f"{s} SQLite | {s} PostgreSQL" for s in sets) + " |")
+        print("| --- " * (1 + 2 * len(sets)) + "|")
+        for mode in modes:
+            cells = []
+            for set_name in sets:
+                for backend in BACKENDS:
+                    keys = [
+                        (f"legajo {mode}{again}", backend, set_name) for again in ("", " again")
+                    ]
+                    found = all(key in ms for key in keys)
+                    cells.append(" / ".join(f"{ms[key]:.1f}" for key in keys) if found else "—")
+            print(f"| {mode} | " + " | ".join(cells) + " |")
 
 
 def _percentile(values: list[float], fraction: float) -> float:

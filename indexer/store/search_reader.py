@@ -554,8 +554,14 @@ class SearchReader:
             condition = or_(condition, variant_condition)
         elif variant_form_ids:
             condition = LineWordRow.form_id.in_(sorted({*form_ids, *variant_form_ids}))
+        # A line has one row per form (the primary key), so one form's rows need no DISTINCT.
+        # Without it the count stops after `cap` rows; with it PostgreSQL hashes every row of
+        # the form first (20 ms for the 73,000 lines of "que" among 200,000).
+        lines = select(LineWordRow.line_id).where(condition)
+        if len({*form_ids, *variant_form_ids}) > 1:
+            lines = lines.distinct()
         inner = with_line_filters(
-            select(LineWordRow.line_id).where(condition).distinct(),
+            lines,
             collection_id=collection_id,
             min_confidence=min_confidence,
             join_pages=bool(variant_form_ids and off),

@@ -1,8 +1,7 @@
 """A throwaway PostgreSQL server for the ingest tests, and the database backends fixture.
 
-`postgres_server` runs initdb into a temporary folder and starts the machine's PostgreSQL on a
-Unix socket there (as the ``postgres`` user when the tests run as root, since PostgreSQL
-refuses to run as root), and stops it at the end of the session. `database_url` parametrises
+`postgres_server` starts one `tests.postgres_server.PostgresServer` per test process and
+stops it at the end of the session. `database_url` parametrises
 a test over SQLite and PostgreSQL; the ingest and crash-safety tests import it.
 
 Without PostgreSQL binaries the PostgreSQL cases are skipped, except in CI (``CI`` set),
@@ -12,15 +11,8 @@ where `.ci/run` installs them and a missing server is a failure.
 from __future__ import annotations
 
 import atexit
-import itertools
 import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,91 +20,12 @@ import pytest
 from indexer.settings import sqlite_url
 from indexer.store.db import head_revision, open_database, schema_revision
 from indexer.store.repository import Repository
-
-_database_numbers = itertools.count()
-
-
-def postgres_bin_dir() -> Path | None:
-    """The folder holding initdb and pg_ctl, None when PostgreSQL is not installed."""
-    on_path = shutil.which("initdb")
-    if on_path and shutil.which("pg_ctl"):
-        return Path(on_path).resolve().parent
-    candidates = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
-        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
-    )
-    return candidates[-1].parent if candidates else None
-
-
-@dataclass
-class PostgresServer:
-    """A running throwaway server reachable through a Unix socket in `socket_dir`."""
-
-    bin_dir: Path
-    base: Path
-    port: int
-    run_as: str | None
-
-    @property
-    def data_dir(self) -> Path:
-        return self.base / "data"
-
-    def command(self, tool: str, *args: str) -> list[str]:
-        argv = [str(self.bin_dir / tool), *args]
-        return ["runuser", "-u", self.run_as, "--", *argv] if self.run_as else argv
-
-    def run(self, tool: str, *args: str) -> None:
-        subprocess.run(self.command(tool, *args), check=True, capture_output=True, timeout=120)
-
-    def url(self, database: str) -> str:
-        return f"postgresql+psycopg://postgres@/{database}?host={self.base}&port={self.port}"
-
-    def create_database(self) -> str:
-        name = f"legajo_test_{os.getpid()}_{next(_database_numbers)}"
-        self.run("createdb", "-h", str(self.base), "-p", str(self.port), "-U", "postgres", name)
-        return self.url(name)
-
-    def start(self) -> None:
-        self.run(
-            "initdb",
-            "-D",
-            str(self.data_dir),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        )
-        options = f"-k {self.base} -p {self.port} -c listen_addresses='' -c fsync=off"
-        self.run(
-            "pg_ctl",
-            "-D",
-            str(self.data_dir),
-            "-l",
-            str(self.base / "server.log"),
-            "-o",
-            options,
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
-
-    def stop(self) -> None:
-        subprocess.run(
-            self.command("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop"),
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
+from tests.postgres_server import (
+    PostgresServer,
+    PostgresStartError,
+    postgres_bin_dir,
+    start_server,
+)
 
 _server: PostgresServer | None = None
 
@@ -131,21 +44,10 @@ def shared_server() -> PostgresServer:
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is not installed (initdb not found); .ci/run installs it")
         pytest.skip("PostgreSQL is not installed (initdb not found)")
-    run_as = None
-    base = Path(tempfile.mkdtemp(prefix="legajo-pg-"))
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        run_as = "postgres"
-        user = pwd.getpwnam(run_as)
-        os.chown(base, user.pw_uid, user.pw_gid)
-    server = PostgresServer(bin_dir, base, _free_port(), run_as)
     try:
-        server.start()
-    except subprocess.CalledProcessError as error:
-        log = base / "server.log"
-        details = log.read_text() if log.exists() else error.stderr.decode(errors="replace")
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.fail(f"could not start PostgreSQL: {error}\n{details}")
+        server = start_server(bin_dir)
+    except PostgresStartError as error:
+        pytest.fail(str(error))
     _server = server
     atexit.register(stop_shared_server)
     return server
@@ -156,7 +58,6 @@ def stop_shared_server() -> None:
     global _server
     if _server is not None:
         _server.stop()
-        shutil.rmtree(_server.base, ignore_errors=True)
         _server = None
 
 
