@@ -40,23 +40,38 @@ def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "(the log is empty)"
 
 
-def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_until_healthy(
+    url: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    health: str = "/api/health",
+    name: str = "legajo serve",
+) -> None:
+    """Polls a server's health check until it answers 200; fails with its log if it does not.
+
+    Args:
+        url: The server's base URL.
+        process: The server's process (its exit ends the wait).
+        log: Its stdout and stderr, for the failure's message.
+        health: The health check's path.
+        name: The command, for the failure's message.
+    """
     started = time.monotonic()
     while time.monotonic() - started < START_TIMEOUT_S:
         if process.poll() is not None:
             raise AssertionError(
-                f"legajo serve exited with {process.returncode} while starting; its log ends:\n"
+                f"{name} exited with {process.returncode} while starting; its log ends:\n"
                 f"{log_tail(log)}"
             )
         with (
             contextlib.suppress(OSError),
-            urllib.request.urlopen(f"{url}/api/health", timeout=5) as answer,
+            urllib.request.urlopen(f"{url}{health}", timeout=5) as answer,
         ):
             if answer.status == 200:
                 return
         time.sleep(0.25)
     raise AssertionError(
-        f"legajo serve did not answer {url}/api/health within {START_TIMEOUT_S:.0f} s; "
+        f"{name} did not answer {url}{health} within {START_TIMEOUT_S:.0f} s; "
         f"its log ends:\n{log_tail(log)}"
     )
 
@@ -88,7 +103,7 @@ def running_server(home: Path, log: Path, *extra: str) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_healthy(url, process, log)
+        wait_until_healthy(url, process, log)
         yield url
     finally:
         with contextlib.suppress(ProcessLookupError):

@@ -13,11 +13,12 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.legajo_serve import free_port
 
 _database_numbers = itertools.count()
 
@@ -105,13 +106,6 @@ class PostgresServer:
             check=False,
         )
         shutil.rmtree(self.base, ignore_errors=True)
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now (the server only uses it to name its socket)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start_server(bin_dir: Path, *settings: str) -> PostgresServer:

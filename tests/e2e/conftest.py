@@ -18,11 +18,8 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,19 +27,16 @@ from typing import Any
 
 import pytest
 
+from tests.legajo_serve import free_port, log_tail, wait_until_healthy
 from tests.ui.archive import Archive, build_archive
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
-START_TIMEOUT_S = 120.0
-"""Seconds for `legajo ui` to answer its health check (imports, database, model)."""
 FIRST_LOAD_TIMEOUT_MS = 60_000
 """A server's first page: the app's first run imports the pages and opens the database."""
 STEP_TIMEOUT_MS = 30_000
 """Every other wait: an action, an ``expect``, a rerun after Enter, a search."""
-LOG_TAIL_LINES = 60
-"""Lines of the server's log shown when a test fails."""
 
 
 def _unavailable(reason: str) -> None:
@@ -63,16 +57,6 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
-    """The last lines of a server's log (stdout and stderr), for failure reports."""
-    try:
-        text = log.read_text(encoding="utf-8", errors="replace")
-    except OSError as error:
-        return f"(no log at {log}: {error})"
-    tail = text.splitlines()[-lines:]
-    return "\n".join(tail) if tail else "(the log is empty)"
-
-
 @dataclass(frozen=True, slots=True)
 class Server:
     """A running `legajo ui`."""
@@ -86,34 +70,6 @@ class Server:
 def legajo_ui_command() -> list[str]:
     """How to run `legajo ui` from this Python."""
     return [sys.executable, "-m", "legajo", "ui"]
-
-
-def free_port() -> int:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Polls the server's health check until it answers; fails with its log if it does not."""
-    started = time.monotonic()
-    while time.monotonic() - started < START_TIMEOUT_S:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"legajo ui exited with {process.returncode} while starting; its log ends:\n"
-                f"{log_tail(log)}"
-            )
-        with (
-            contextlib.suppress(OSError),
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=5) as answer,
-        ):
-            if answer.status == 200:
-                return
-        time.sleep(0.25)
-    raise AssertionError(
-        f"legajo ui did not answer {url}/_stcore/health within {START_TIMEOUT_S:.0f} s; "
-        f"its log ends:\n{log_tail(log)}"
-    )
 
 
 _running_logs: list[Path] = []
@@ -154,7 +110,7 @@ def serve(archive: Archive, log: Path, *extra: str) -> Iterator[Server]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(url, process, log)
+        wait_until_healthy(url, process, log, health="/_stcore/health", name="legajo ui")
         _running_logs.append(log)
         yield Server(url, archive, process, log)
     finally:

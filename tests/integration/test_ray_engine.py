@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from indexer.store.db import open_database
 from indexer.store.repository import Repository
 from tests.conftest import MEMORISED_TEXTS, REPO
 from tests.integration import test_postgres as backends
+from tests.legajo_serve import free_port
 from tests.ui.archive import write_page
 
 postgres_server = backends.postgres_server
@@ -47,12 +47,6 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"the Ray engine test cannot run in CI: {reason}")
     pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _environment(temp_dir: Path) -> dict[str, str]:
@@ -107,7 +101,7 @@ def ray_head() -> Iterator[tuple[str, Path]]:
     if not ray_cli.exists():
         _unavailable(f"{ray_cli} is not installed")
     temp_dir = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # short: Unix socket paths
-    port = _free_port()
+    port = free_port()
     env = _environment(temp_dir)
     start = [str(ray_cli), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}"]
     start += ["--num-cpus=3", "--num-gpus=0", "--include-dashboard=false"]
