@@ -78,7 +78,8 @@ def build_char_tokenizer(alphabet: Iterable[str]) -> PreTrainedTokenizerFast:
     same and abbreviation marks (``q̃``, ``ꝑ``, ``⁊``, superscript letters) are their own tokens.
 
     Args:
-        alphabet: The characters to know; anything else becomes ``<unk>``.
+        alphabet: The characters to know, in the order of their ids; anything else becomes
+            ``<unk>``.
 
     Returns:
         A fast tokenizer that adds ``<s>`` … ``</s>`` around each text.
@@ -94,7 +95,9 @@ def build_char_tokenizer(alphabet: Iterable[str]) -> PreTrainedTokenizerFast:
     )
     from transformers import PreTrainedTokenizerFast
 
-    chars = list(dict.fromkeys(unicodedata.normalize("NFD", "".join(alphabet))))
+    # Each character on its own: normalising the joined string would reorder runs of combining
+    # marks, and a grown vocabulary must keep the order (the ids) it is given.
+    chars = list(dict.fromkeys(c for char in alphabet for c in unicodedata.normalize("NFD", char)))
     vocab = {token: i for i, token in enumerate([*SPECIAL_TOKENS, *chars])}
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token=UNK))
     tokenizer.normalizer = normalizers.NFD()

@@ -15,6 +15,7 @@ from htr.errors import LegajoError
 
 if TYPE_CHECKING:
     from htr.training.data import LineSetReader
+    from htr.training.sources import LocatedSource
 
 DEFAULT_CACHE = Path.home() / ".cache" / "legajo" / "lines"
 MAIN_ZONE = "MainZone"
@@ -58,6 +59,8 @@ class TrainConfig:
         gt: PAGE/ALTO ground-truth folders (page images with their XML files).
         val: Validation folders: lines under them (from `extra_lines` too) are never trained
             on. When empty, a tenth of the manuscript folders of all ground truth is held out.
+        sources: The listed repositories `gt` and `val` were taken from, for the model card
+            (`htr.training.sources`).
         extra_lines: Readers of further ground-truth lines (e.g. the corrections stored in
             the database, `indexer.transfer.training_lines`), called once with the line height.
         held_out: Readers of validation lines only, called like `extra_lines`. With them (or
@@ -79,6 +82,9 @@ class TrainConfig:
         augment: Randomly degrade training lines (`htr.training.data.augment`).
         freeze_decoder: Train the encoder only (the decoder keeps the language it learnt:
             fine-tuning on a few hundred lines then adapts to the hand, not to their words).
+        grow_vocabulary: When fine-tuning a character model, give the training characters it
+            has no token for tokens of their own (`htr.training.vocabulary`) instead of
+            reading them as ``<unk>``.
         checkpoint_minutes: Save, validate and keep the best this often.
         patience: Stop early after this many validations in a row without a better CER
             (None: train to the end of the budget).
@@ -97,6 +103,7 @@ class TrainConfig:
     out: Path
     gt: tuple[Path, ...] = ()
     val: tuple[Path, ...] = ()
+    sources: tuple[LocatedSource, ...] = ()
     extra_lines: tuple[LineSetReader, ...] = ()
     held_out: tuple[LineSetReader, ...] = ()
     synthetic: int = 0
@@ -113,6 +120,7 @@ class TrainConfig:
     synthetic_share: tuple[float, float] = (0.4, 0.1)
     augment: bool = True
     freeze_decoder: bool = False
+    grow_vocabulary: bool = False
     checkpoint_minutes: float = 10.0
     patience: int | None = None
     val_lines: int = 200

@@ -147,6 +147,7 @@ def model_card(
         "",
         "## Training data",
         "",
+        *_sources_table(config, trainer),
         f"- {len(trainer.real)} ground-truth lines ({len(trainer.real) - from_sets} from "
         f"PAGE/ALTO folders, {from_sets} from the sources below) from {len(sources)} "
         "manuscript folders:",
@@ -198,16 +199,48 @@ def model_card(
             )
     if config.card_notes is not None and config.card_notes.is_file():
         lines += ["", config.card_notes.read_text(encoding="utf-8").rstrip()]
-    lines += [
-        "",
-        "## Licence and attribution",
-        "",
-        "Trained on HTRomance *Medieval Spain* (CC BY 4.0; Bordier, Gille Levenson, "
-        "Brisville-Fertin, Clérice, Chagué; images Gallica/BnF) and the iForal sample "
-        "(CC BY 4.0), where those folders were given.",
-        "",
-    ]
+    lines += ["", "## Licence and attribution", ""]
+    if config.sources:
+        lines += [
+            "The ground truth is the work of the repositories' authors (see each repository's "
+            "CITATION.cff and README), used under their licences:",
+            "",
+            *(
+                f"- {located.source.repository}: {located.source.licence} "
+                f"(stated in its `{located.source.licence_file}`)"
+                for located in config.sources
+            ),
+            "",
+        ]
+    else:
+        lines += [
+            "Trained on HTRomance *Medieval Spain* (CC BY 4.0; Bordier, Gille Levenson, "
+            "Brisville-Fertin, Clérice, Chagué; images Gallica/BnF) and the iForal sample "
+            "(CC BY 4.0), where those folders were given.",
+            "",
+        ]
     return "\n".join(lines)
+
+
+def _sources_table(config: TrainConfig, trainer: TrainedRun) -> list[str]:
+    """The listed repositories with the lines each gave, when the run had a sources file."""
+    if not config.sources:
+        return []
+    out = [
+        "| source | repository | commit | licence | folders | lines trained on | lines held out |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for located in config.sources:
+        root = located.root.resolve()
+        trained = sum(Path(s.source).is_relative_to(root) for s in trainer.real)
+        held = sum(Path(s.source).is_relative_to(root) for s in trainer.val_lines)
+        source = located.source
+        out.append(
+            f"| {source.name} | [{source.repository}](https://github.com/{source.repository}) "
+            f"| {source.commit[:12] if source.commit else f'split `{source.local}`'} "
+            f"| {source.licence} | {', '.join(source.folders)} | {trained} | {held} |"
+        )
+    return [*out, ""]
 
 
 def front_matter(
@@ -225,7 +258,10 @@ def front_matter(
     line_model = trainer.model.config.encoder.model_type == LINE_ENCODER_TYPE
     tags = ["htr", "handwritten-text-recognition", "ocr", "trocr", "vision-encoder-decoder"]
     tags += ["legajo", *(["ctc", "custom_code"] if line_model else [])]
-    datasets = [_short_path(str(folder)) for folder in config.gt]
+    if config.sources:
+        datasets = [located.source.repository for located in config.sources]
+    else:
+        datasets = [_short_path(str(folder)) for folder in config.gt]
     datasets += [use.description for use in line_sets]
     out = [
         "---",

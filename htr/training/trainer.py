@@ -60,6 +60,7 @@ from htr.training.config import (
 from htr.training.model_card import write_trained_model
 from htr.training.run_data import load_training_data
 from htr.training.validation import validate, validate_recognizer
+from htr.training.vocabulary import grow_vocabulary
 
 if TYPE_CHECKING:
     import torch
@@ -112,6 +113,8 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Path
         model, processor = new_line_model(texts, config.shape, config.seed)
     else:
         model, processor = loaded
+        if config.grow_vocabulary:
+            grow_vocabulary(model, processor, texts)
         warn_unknown_characters(processor, texts)
     model.to(device)
     state = TrainerState.load(run / "trainer_state") if config.resume else None

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from htr.evaluation_report import EvaluationReport
     from htr.training.config import TrainProgress
     from htr.training.data import LineSetReader
+    from htr.training.sources import LocatedSource
 
 
 def add_eval_command(commands: argparse._SubParsersAction) -> None:
@@ -285,6 +286,23 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
         help="validation folders: their lines, from every source, are never trained on "
         "(default: a tenth of the manuscript folders of the ground truth)",
     )
+    parser.add_argument(
+        "--sources",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="sources file (e.g. data/training/sources.toml): train on its repositories' "
+        "folders and hold out its validation folders, besides --gt and --val",
+    )
+    parser.add_argument(
+        "--snapshots",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="with --sources: folders holding a copy of each listed repository, named "
+        "OWNER+NAME or NAME",
+    )
     parser.add_argument("--synthetic", type=int, default=0, metavar="N", help="synthetic lines")
     parser.add_argument(
         "--from",
@@ -306,6 +324,12 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
         "--freeze-decoder",
         action="store_true",
         help="train the encoder only (fine-tuning on a few pages of a new hand)",
+    )
+    parser.add_argument(
+        "--grow-vocabulary",
+        action="store_true",
+        help="with --from: characters of the ground truth that the checkpoint cannot write "
+        "get tokens of their own (otherwise they read as <unk>)",
     )
     parser.add_argument(
         "--checkpoint-minutes", type=float, default=10.0, help="save and validate this often"
@@ -334,14 +358,16 @@ def _run_train(args: argparse.Namespace) -> int:
         return 2
     try:
         readers = database_readers(args)
+        located = _located_sources(args)
     except LegajoError as error:
         print(f"legajo train: {error}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, (*USAGE_ERRORS, OptionError)) else EXIT_FAILED
     try:
         config = TrainConfig(
             out=args.out,
-            gt=tuple(args.gt),
-            val=tuple(args.val),
+            gt=(*args.gt, *(f for source in located for f in source.train)),
+            val=(*args.val, *(f for source in located for f in source.validation)),
+            sources=tuple(located),
             extra_lines=tuple(readers),
             synthetic=args.synthetic,
             base=args.base,
@@ -351,6 +377,7 @@ def _run_train(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             lr=args.lr,
             freeze_decoder=args.freeze_decoder,
+            grow_vocabulary=args.grow_vocabulary,
             checkpoint_minutes=args.checkpoint_minutes,
             resume=args.resume,
             seed=args.seed,
@@ -384,6 +411,24 @@ def _run_train(args: argparse.Namespace) -> int:
             return EXIT_FAILED
     print(out)
     return EXIT_OK
+
+
+def _located_sources(args: argparse.Namespace) -> list[LocatedSource]:
+    """The copies of the sources file's repositories (none without ``--sources``).
+
+    Raises:
+        OptionError: ``--snapshots`` without ``--sources``, or the reverse.
+        TrainingError: The sources file is malformed or a copy is missing.
+    """
+    from htr.training.sources import load_sources, locate_sources
+
+    if args.sources is None:
+        if args.snapshots:
+            raise OptionError("--snapshots needs --sources")
+        return []
+    if not args.snapshots:
+        raise OptionError("--sources needs --snapshots DIR: where the repositories' copies are")
+    return locate_sources(load_sources(args.sources), args.snapshots)
 
 
 def _fmt(value: float | None) -> str:
