@@ -16,7 +16,7 @@ from indexer.search import topk
 from indexer.search.planning import Plan, Term
 from indexer.search.topk import EXACT_FLOOR
 from indexer.spelling.normalize import word_keys
-from indexer.store.search_reader import LocatedLine, SearchReader
+from indexer.store.search_reader import BestLinesRequest, LocatedLine, SearchReader
 from indexer.store.word_index import FORM_SETTINGS, line_readings, variant_key
 
 if TYPE_CHECKING:
@@ -142,17 +142,18 @@ class Matcher:
         if len(position) > _BEST_MAX_FORMS:
             return None
         self._remember(position)
-        off = self.reader.collections_without_variants()
+        off = tuple(sorted(self.reader.collections_without_variants()))
+        accepts = list(position.values())
+        # Every form's best lines in one statement (`SearchReader.best_lines_of`).
+        per_form = self.reader.best_lines_of(
+            [BestLinesRequest(a.form_id, wanted, off if a.variant_only else ()) for a in accepts],
+            collection_id=collection_id,
+            min_confidence=min_confidence,
+            in_text=self.exact,
+        )
         scores: dict[int, float] = {}
-        for accept in position.values():
-            for row in self.reader.top_matches(
-                accept.form_id,
-                limit=wanted,
-                collection_id=collection_id,
-                min_confidence=min_confidence,
-                in_text=self.exact,
-                skip_collections=off if accept.variant_only else (),
-            ):
+        for accept, rows in zip(accepts, per_form, strict=True):
+            for row in rows:
                 s = accept.weight * topk.row_value(row, exact=self.exact)
                 if s > scores.get(row.line_id, 0.0):
                     scores[row.line_id] = s

@@ -8,8 +8,9 @@ Fagin's threshold algorithm:
 
 1. *Sorted access.* Each accepted form has a stream: its lines best first, straight off the
    ranked index of migration 0003 (value descending, then line id), read a batch at a time
-   (`SearchReader.top_matches` with ``after``). A round reads, for every query word, the
-   streams whose bound decides the word's bound (below); batches grow as rounds go by.
+   (`SearchReader.best_lines_of` with ``after``). A round reads, for every query word, the
+   streams whose bound decides the word's bound (below), all in one statement; batches grow
+   as rounds go by.
 2. *Random access.* Every line met for the first time is scored at once, in full: its rows
    for all the query's forms, read by primary key, through the same formula as
    `indexer.search.service` (same order of operations, so the same floating-point scores).
@@ -35,7 +36,7 @@ import heapq
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from indexer.store.search_reader import LineWordMatch, SearchReader
+from indexer.store.search_reader import BestLinesRequest, LineWordMatch, SearchReader
 
 FIRST_BATCH = 256
 """Rows read from a stream in the first round (at least twice the lines wanted)."""
@@ -181,9 +182,7 @@ def top_lines(reader: SearchReader, query: TopQuery, wanted: int) -> dict[int, f
     seen: set[int] = set()
     scores: dict[int, float] = {}
     while True:
-        met: set[int] = set()
-        for stream in _deciding_streams(streams, query.exact):
-            met.update(_advance(reader, stream, query) - seen)
+        met = _advance(reader, _deciding_streams(streams, query.exact), query) - seen
         if met:
             seen |= met
             scores.update(_score_candidates(reader, query, met, all_forms))
@@ -302,24 +301,25 @@ def _scale(raw: float, exact: bool) -> float:
     return max(raw, EXACT_FLOOR) if exact else raw
 
 
-def _advance(reader: SearchReader, stream: _Stream, query: TopQuery) -> set[int]:
-    """Reads the stream's next batch; returns the lines in it."""
-    rows = reader.top_matches(
-        stream.form.form_id,
-        limit=stream.batch,
+def _advance(reader: SearchReader, streams: Sequence[_Stream], query: TopQuery) -> set[int]:
+    """Reads the next batch of every stream (in one statement); returns the lines in them."""
+    batches = reader.best_lines_of(
+        [BestLinesRequest(s.form.form_id, s.batch, after=s.last) for s in streams],
         collection_id=query.collection_id,
         min_confidence=query.min_confidence,
         in_text=query.exact,
-        after=stream.last,
     )
-    if len(rows) < stream.batch:
-        stream.exhausted = True
-    if rows:
-        last = rows[-1]
-        raw = last.text_confidence if query.exact else last.probability
-        stream.last = (float(raw if raw is not None else 0.0), last.line_id)
-    stream.batch = min(2 * stream.batch, MAX_BATCH)
-    return {row.line_id for row in rows}
+    lines: set[int] = set()
+    for stream, rows in zip(streams, batches, strict=True):
+        if len(rows) < stream.batch:
+            stream.exhausted = True
+        if rows:
+            last = rows[-1]
+            raw = last.text_confidence if query.exact else last.probability
+            stream.last = (float(raw if raw is not None else 0.0), last.line_id)
+        stream.batch = min(2 * stream.batch, MAX_BATCH)
+        lines.update(row.line_id for row in rows)
+    return lines
 
 
 def _deciding_streams(streams: Sequence[_Stream], exact: bool) -> list[_Stream]:

@@ -24,9 +24,11 @@ from sqlalchemy import (
     func,
     intersect,
     literal,
+    literal_column,
     or_,
     select,
     text,
+    union_all,
     values,
 )
 from sqlalchemy.exc import OperationalError
@@ -44,17 +46,26 @@ from indexer.store.orm import (
     WordFormRow,
 )
 from indexer.store.row_mapping import chunks, float_or_none, stored_line
-from indexer.store.search_records import LineFacts, LineWordMatch, LocatedLine
+from indexer.store.search_records import (
+    BestLinesRequest,
+    LineFacts,
+    LineWordMatch,
+    LocatedLine,
+)
 from indexer.store.search_sql import (
     LIKE_ESCAPE,
     form_in,
+    form_list,
     holds,
+    lateral_best_lines,
     like_prefix,
+    some_form_reaches,
+    walk_form_lines,
     walk_lines,
     with_line_filters,
 )
 
-__all__ = ["LineFacts", "LineWordMatch", "LocatedLine", "SearchReader"]
+__all__ = ["BestLinesRequest", "LineFacts", "LineWordMatch", "LocatedLine", "SearchReader"]
 
 _PROGRESS_STEPS = 1000
 """SQLite virtual-machine steps between two deadline checks."""
@@ -62,6 +73,8 @@ _INTERSECT_ROWS = 100_000
 """Up to this many rows per group, `lines_with_all` intersects the groups' line sets."""
 _WALK_ROWS = 20_000
 """Up to this many rows in its smallest group, `lines_with_all` walks that group's rows."""
+_REQUESTS_PER_STATEMENT = 200
+"""Forms whose best lines `best_lines_of` reads in one PostgreSQL statement."""
 
 
 class SearchReader:
@@ -355,67 +368,121 @@ class SearchReader:
         bounds.sort(key=lambda item: (-item[1], item[0]))
         return bounds
 
-    def top_matches(
+    def best_lines_of(
         self,
-        form_id: int,
+        requests: Sequence[BestLinesRequest],
         *,
-        limit: int,
         collection_id: int | None = None,
         min_confidence: float | None = None,
         in_text: bool = False,
-        skip_collections: Collection[int] = (),
-        after: tuple[float, int] | None = None,
-    ) -> list[LineWordMatch]:
-        """The `limit` lines most likely to hold a form, most likely first.
+    ) -> list[list[LineWordMatch]]:
+        """The lines most likely to hold each of several forms, most likely first.
 
-        Ordered by probability, or with `in_text` by text confidence (only lines whose
-        current text holds the form), then by line id; both walk a ranked index (migration
-        0003), so this is fast for any form and any position in its lines.
+        A form's lines are ordered by probability, or with `in_text` by text confidence (only
+        lines whose current text holds the form), then by line id; each form's read walks a
+        ranked index (migration 0003), so it is fast for any form and any position in its
+        lines.
+
+        A fuzzy word accepts dozens of forms. On PostgreSQL, where each statement is a round
+        trip (two, with the statement timeout), the forms are read `_REQUESTS_PER_STATEMENT`
+        to a statement: the requests as arrays, joined LATERAL to their reads
+        (`indexer.store.search_sql.lateral_best_lines`), planned once however many forms.
+        SQLite runs in process: one statement per form costs no round trip and compiles
+        once, where a UNION ALL of 50 reads took SQLAlchemy longer to build than SQLite to
+        run.
 
         Args:
-            form_id: The word form.
-            limit: Most lines returned.
+            requests: The forms, each with its limit, collections to leave out and where
+                the previous batch of its lines ended.
             collection_id: Only lines of this collection.
             min_confidence: As in `matches`.
             in_text: As in `matches`.
-            skip_collections: Leave out the lines of these collections.
-            after: (value, line id) of the last line of the previous batch: the lines
-                after it in this order.
+
+        Returns:
+            Per request, in order, its lines (at most its limit), most likely first.
         """
+        if self._dialect != "postgresql":
+            return [
+                self._form_best_lines(request, collection_id, min_confidence, in_text)
+                for request in requests
+            ]
+        value = LineWordRow.text_confidence if in_text else LineWordRow.probability
+        found: list[list[LineWordMatch]] = [[] for _ in requests]
+        for start in range(0, len(requests), _REQUESTS_PER_STATEMENT):
+            batch = range(start, min(start + _REQUESTS_PER_STATEMENT, len(requests)))
+            members = lateral_best_lines(
+                [(index, requests[index]) for index in batch],
+                value,
+                collection_id=collection_id,
+                min_confidence=min_confidence,
+                in_text=in_text,
+            )
+            if not members:
+                continue
+            rows = self._rows(members[0] if len(members) == 1 else union_all(*members))
+            by_part: dict[tuple[int, int], list[Any]] = {}
+            for row in rows:
+                by_part.setdefault((int(row[0]), int(row[1])), []).append(row)
+            for index in batch:
+                # Each part comes back in no set order: sorted here as the SQL sorted it
+                # (line ids are unique within a form, so the order is total).
+                same_value = sorted(by_part.get((index, 0), ()), key=_line_of_row)
+                lower = sorted(by_part.get((index, 1), ()), key=_ranked_row(in_text))
+                request = requests[index]
+                found[index] = [
+                    LineWordMatch(
+                        int(line_id), request.form_id, float(prob), float_or_none(conf), True
+                    )
+                    for _, _, line_id, prob, conf in (same_value + lower)[: request.limit]
+                ]
+        return found
+
+    def _form_best_lines(
+        self,
+        request: BestLinesRequest,
+        collection_id: int | None,
+        min_confidence: float | None,
+        in_text: bool,
+    ) -> list[LineWordMatch]:
+        """One request of `best_lines_of`, in its own statements (SQLite)."""
+        if request.limit < 1:
+            return []
         value = LineWordRow.text_confidence if in_text else LineWordRow.probability
         query = with_line_filters(
             select(
                 LineWordRow.line_id,
                 LineWordRow.probability,
                 LineWordRow.text_confidence,
-            ).where(LineWordRow.form_id == form_id),
+            ).where(LineWordRow.form_id == request.form_id),
             collection_id=collection_id,
             min_confidence=min_confidence,
-            skip_collections=skip_collections,
+            skip_collections=request.skip_collections,
         )
         if in_text:
             query = query.where(LineWordRow.text_confidence.is_not(None))
         found: list[Any] = []
-        if after is not None:
+        if request.after is not None:
             # Two range reads of the index: the rest of the last value's lines, then lower
             # values (an OR of both would not let the database seek).
-            last_value, last_line = after
+            last_value, last_line = request.after
             found.extend(
                 self._rows(
                     query.where(value == last_value, LineWordRow.line_id > last_line)
                     .order_by(LineWordRow.line_id)
-                    .limit(limit)
+                    .limit(request.limit)
                 )
             )
             query = query.where(value < last_value)
-        if len(found) < limit:
+        if len(found) < request.limit:
             found.extend(
                 self._rows(
-                    query.order_by(value.desc(), LineWordRow.line_id).limit(limit - len(found))
+                    query.order_by(value.desc(), LineWordRow.line_id).limit(
+                        request.limit - len(found)
+                    )
                 )
             )
         return [
-            LineWordMatch(int(line_id), form_id, float(prob), float_or_none(conf), True)
+            LineWordMatch(int(line_id), request.form_id, float(prob), float_or_none(conf), True)
             for line_id, prob, conf in found
         ]
 
@@ -481,7 +548,9 @@ class SearchReader:
         it is in the current text (`in_text`), else when its probability is 1. The smallest
         group's rows are walked and the other groups looked up line by line, until `cap`
         lines are counted: quick when the groups often meet, as when `lines_with_all`
-        found too many lines.
+        found too many lines. On PostgreSQL a first group of several forms is first walked
+        one form at a time (`indexer.store.search_sql.some_form_reaches`): its DISTINCT
+        would hash every row of the group before counting one line.
 
         Args:
             groups: Form ids per group; a line must hold one of every group's.
@@ -499,7 +568,21 @@ class SearchReader:
             collection_id=collection_id,
             min_confidence=min_confidence,
         )
-        rows = self._rows(select(func.count()).select_from(walk.limit(cap).subquery()))
+        count = select(func.count()).select_from(walk.limit(cap).subquery())
+        if len(ordered[0]) > 1 and self._dialect == "postgresql":
+            # As in `count_lines`: the walk of one form of the first group needs no
+            # DISTINCT and stops at the cap; the one of them all hashes every row first.
+            forms = form_list(sorted(ordered[0]))
+            rows_of_form = with_line_filters(
+                walk_form_lines(
+                    LineWordRow.form_id == forms.c.form_id, ordered[1:], excluded, in_text
+                ),
+                collection_id=collection_id,
+                min_confidence=min_confidence,
+            )
+            reached = some_form_reaches(forms, rows_of_form, cap)
+            count = select(case((reached, cap), else_=count.scalar_subquery()))
+        rows = self._rows(count)
         return int(rows[0][0])
 
     def _rarest_first(
@@ -537,6 +620,11 @@ class SearchReader:
     ) -> int:
         """How many lines may hold any of the forms, counted up to `cap`.
 
+        One statement. Over several forms the lines are counted DISTINCT; on PostgreSQL,
+        which hashes every row of a DISTINCT before its LIMIT can stop it, the forms are
+        first counted one at a time up to `cap` (`indexer.store.search_sql.some_form_reaches`)
+        and the DISTINCT runs only when none of them gets there.
+
         Args:
             form_ids: Forms that count in every collection.
             variant_form_ids: Forms that count only in collections that fold variants.
@@ -557,8 +645,9 @@ class SearchReader:
         # A line has one row per form (the primary key), so one form's rows need no DISTINCT.
         # Without it the count stops after `cap` rows; with it PostgreSQL hashes every row of
         # the form first (20 ms for the 73,000 lines of "que" among 200,000).
+        several = len({*form_ids, *variant_form_ids}) > 1
         lines = select(LineWordRow.line_id).where(condition)
-        if len({*form_ids, *variant_form_ids}) > 1:
+        if several:
             lines = lines.distinct()
         inner = with_line_filters(
             lines,
@@ -568,7 +657,26 @@ class SearchReader:
         )
         if in_text:
             inner = inner.where(LineWordRow.text_confidence.is_not(None))
-        rows = self._rows(select(func.count()).select_from(inner.limit(cap).subquery()))
+        count = select(func.count()).select_from(inner.limit(cap).subquery())
+        # Forms that count in every collection: one of them with `cap` lines settles it.
+        everywhere = sorted(set(form_ids) if off else {*form_ids, *variant_form_ids})
+        if several and everywhere and self._dialect == "postgresql":
+            # The DISTINCT hashes every row of every form before the LIMIT can stop it
+            # (80 ms for the 79,000 rows of fuzzy "que" among 200,000 lines); when one form
+            # alone has `cap` lines, `cap` of its rows tell (`some_form_reaches`).
+            forms = form_list(everywhere)
+            rows_of_form = with_line_filters(
+                select(literal_column("1"))
+                .select_from(LineWordRow)
+                .where(LineWordRow.form_id == forms.c.form_id),
+                collection_id=collection_id,
+                min_confidence=min_confidence,
+            )
+            if in_text:
+                rows_of_form = rows_of_form.where(LineWordRow.text_confidence.is_not(None))
+            reached = some_form_reaches(forms, rows_of_form, cap)
+            count = select(case((reached, cap), else_=count.scalar_subquery()))
+        rows = self._rows(count)
         return int(rows[0][0])
 
     def readings(self, line_ids: Collection[int]) -> dict[int, tuple[str, bool, list[Alternative]]]:
@@ -627,3 +735,21 @@ class SearchReader:
 
 def _first(pair: tuple[int, Any]) -> int:
     return pair[0]
+
+
+def _line_of_row(row: Any) -> int:
+    """The line id of a PostgreSQL row of `SearchReader.best_lines_of`.
+
+    Rows are (request, part, line id, probability, text confidence).
+    """
+    return int(row[2])
+
+
+def _ranked_row(in_text: bool) -> Any:
+    """The search-order key of a PostgreSQL row of `SearchReader.best_lines_of`."""
+    column = 4 if in_text else 3
+
+    def key(row: Any) -> tuple[float, int]:
+        return -float(row[column]), int(row[2])
+
+    return key

@@ -27,6 +27,24 @@ class LineWordMatch:
 
 
 @dataclass(frozen=True, slots=True)
+class BestLinesRequest:
+    """One form's best lines, as `SearchReader.best_lines_of` reads them for several forms.
+
+    Attributes:
+        form_id: The word form.
+        limit: Most lines returned.
+        skip_collections: Leave out the lines of these collections.
+        after: (value, line id) of the last line of the previous batch: the lines after it
+            in the form's search order (value descending, then line id).
+    """
+
+    form_id: int
+    limit: int
+    skip_collections: tuple[int, ...] = ()
+    after: tuple[float, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LocatedLine:
     """A stored line with its page's file, frame and its place in reading order."""
 
