@@ -20,11 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from htr.training.config import TrainingError
+from htr.errors import LegajoError
 
 logger = logging.getLogger(__name__)
 
 SCHEMA = 1
+
+
+class SourcesError(LegajoError):
+    """A sources file is malformed or breaks its rules, or a listed copy is missing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,33 +102,33 @@ def load_sources(path: Path) -> SourceList:
         Its sources.
 
     Raises:
-        TrainingError: The file is missing or malformed, a licence is not allowed, a
+        SourcesError: The file is missing or malformed, a licence is not allowed, a
             repository is on the ``never`` list, or a name is used twice.
     """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise TrainingError(f"{path}: cannot read the sources file: {error}") from error
+        raise SourcesError(f"{path}: cannot read the sources file: {error}") from error
     except tomllib.TOMLDecodeError as error:
-        raise TrainingError(f"{path}: not valid TOML: {error}") from error
+        raise SourcesError(f"{path}: not valid TOML: {error}") from error
     if data.get("schema") != SCHEMA:
-        raise TrainingError(f"{path}: schema must be {SCHEMA}, not {data.get('schema')!r}")
+        raise SourcesError(f"{path}: schema must be {SCHEMA}, not {data.get('schema')!r}")
     allowed = set(_strings(data, "licences", path))
     never = {r.lower() for r in _strings(data, "never", path)}
     sources = tuple(_source(entry, path) for entry in _tables(data, "source", path))
     if not sources:
-        raise TrainingError(f"{path}: no [[source]] entries")
+        raise SourcesError(f"{path}: no [[source]] entries")
     names = [s.name for s in sources]
     for source in sources:
         if names.count(source.name) > 1:
-            raise TrainingError(f"{path}: source name {source.name!r} is used twice")
+            raise SourcesError(f"{path}: source name {source.name!r} is used twice")
         if source.repository.lower() in never and source.local is None:
-            raise TrainingError(
+            raise SourcesError(
                 f"{path}: {source.repository} is kept for independent evaluation and may not "
                 "be trained on"
             )
         if source.licence not in allowed:
-            raise TrainingError(
+            raise SourcesError(
                 f"{path}: {source.repository} is under {source.licence!r}, which is not among "
                 f"the allowed licences {sorted(allowed)}"
             )
@@ -149,7 +153,7 @@ def locate_sources(sources: SourceList, roots: Sequence[Path]) -> list[LocatedSo
         One `LocatedSource` per source, in the file's order.
 
     Raises:
-        TrainingError: A source, or one of its folders, is not found.
+        SourcesError: A source, or one of its folders, is not found.
     """
     located = []
     missing = []
@@ -162,12 +166,12 @@ def locate_sources(sources: SourceList, roots: Sequence[Path]) -> list[LocatedSo
         train = tuple(root / f for f in source.folders)
         for folder in (*train, *validation):
             if not folder.is_dir():
-                raise TrainingError(f"{source.repository}: {folder} is not a folder")
+                raise SourcesError(f"{source.repository}: {folder} is not a folder")
         _check_commit(source, root)
         located.append(LocatedSource(source, root, train, validation))
     if missing:
         where = ", ".join(str(r) for r in roots)
-        raise TrainingError(
+        raise SourcesError(
             f"not found under {where}: {', '.join(missing)} (a copy of OWNER/NAME is looked "
             "for as OWNER+NAME or NAME; see the sources file)"
         )
@@ -217,26 +221,26 @@ def _source(entry: dict[str, Any], path: Path) -> TrainingSource:
             lines=entry.get("lines"),
         )
     except (KeyError, TypeError) as error:
-        raise TrainingError(f"{path}: a [[source]] lacks or misstates {error}") from error
+        raise SourcesError(f"{path}: a [[source]] lacks or misstates {error}") from error
     if "/" not in source.repository:
-        raise TrainingError(f"{path}: repository {source.repository!r} is not OWNER/NAME")
+        raise SourcesError(f"{path}: repository {source.repository!r} is not OWNER/NAME")
     if source.commit is None and source.local is None:
-        raise TrainingError(f"{path}: {source.repository} has neither a commit nor a local copy")
+        raise SourcesError(f"{path}: {source.repository} has neither a commit nor a local copy")
     for folder in (*source.folders, *source.validation):
         if Path(folder).is_absolute() or ".." in Path(folder).parts:
-            raise TrainingError(f"{path}: folder {folder!r} must stay inside its repository")
+            raise SourcesError(f"{path}: folder {folder!r} must stay inside its repository")
     return source
 
 
 def _strings(data: dict[str, Any], key: str, path: Path) -> list[str]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise TrainingError(f"{path}: {key} must be a list of strings")
+        raise SourcesError(f"{path}: {key} must be a list of strings")
     return value
 
 
 def _tables(data: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
     value = data.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-        raise TrainingError(f"{path}: {key} must be an array of tables ([[{key}]])")
+        raise SourcesError(f"{path}: {key} must be an array of tables ([[{key}]])")
     return value

@@ -1,6 +1,8 @@
 """Checking index files against their manifests and the database (`check`).
 
 See `indexer.search.index_files` for what each `Problem` means and how `repair` fixes it.
+An index cut into shards is checked shard by shard: its status names every shard that is
+missing, unreadable or mismatched (`IndexStatus.shards`), and `repair` rebuilds only those.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from indexer.search.index_manifests import (
     IndexStatus,
     Manifest,
     Problem,
+    ShardEntry,
     database_state,
     index_folder,
     index_path,
     read_manifest,
+    shard_folder,
     size_and_digest,
 )
 
@@ -64,6 +68,8 @@ def _check_one(folder: Path, kind: str, state: DatabaseState) -> IndexStatus:
         return status(Problem.MISSING, f"no {what} (legajo reindex builds them)", None)
     except IndexFileError as error:
         return status(Problem.UNREADABLE, str(error), None)
+    if manifest.sharded:
+        return _check_sharded(folder, manifest, state)
     if not path.exists():
         return status(Problem.MISSING, f"no index file {path}", manifest)
     try:
@@ -90,10 +96,63 @@ def _check_one(folder: Path, kind: str, state: DatabaseState) -> IndexStatus:
             f"the index holds {entries:,} entries, its manifest says {manifest.entries:,}",
             manifest,
         )
-    found = _compare_with_database(manifest, state)
+    found = compare_with_database(manifest, state)
     if found is not None:
         return status(*found, manifest)
     return status(None, _summary(manifest), manifest)
+
+
+_SEVERITY = (Problem.FOREIGN, Problem.UNREADABLE, Problem.MISSING, Problem.MISMATCH)
+"""The problem an index of several bad shards reports: the first of these any shard has."""
+
+
+def _check_sharded(folder: Path, manifest: Manifest, state: DatabaseState) -> IndexStatus:
+    """Checks every shard of an index, then the whole against the database."""
+    kind = manifest.kind
+    found = [
+        (entry, *problem)
+        for entry in manifest.shards
+        if (problem := _check_shard(folder, kind, entry, manifest)) is not None
+    ]
+    path = shard_folder(folder, kind)
+    if found:
+        worst = min((problem for _, problem, _ in found), key=_SEVERITY.index)
+        detail = "; ".join(f"{entry.describe()}: {what}" for entry, _, what in found)
+        numbers = tuple(entry.number for entry, _, _ in found)
+        return IndexStatus(kind, path, worst, detail, manifest, numbers)
+    compared = compare_with_database(manifest, state)
+    if compared is not None:
+        return IndexStatus(kind, path, *compared, manifest)
+    return IndexStatus(kind, path, None, _summary(manifest), manifest)
+
+
+def _check_shard(
+    folder: Path, kind: str, entry: ShardEntry, manifest: Manifest
+) -> tuple[Problem, str] | None:
+    """What is wrong with one shard's file, if anything."""
+    path = shard_folder(folder, kind) / entry.file
+    if not path.exists():
+        return Problem.MISSING, f"no file {path}"
+    try:
+        size, digest = size_and_digest(path)
+    except OSError as error:
+        return Problem.UNREADABLE, f"cannot read {path}: {error}"
+    if (size, digest) != (entry.size_bytes, entry.sha256):
+        return Problem.UNREADABLE, (
+            f"{path} does not match its manifest entry ({size:,} bytes, SHA-256 "
+            f"{digest[:12]}…; the entry says {entry.size_bytes:,} bytes, {entry.sha256[:12]}…)"
+        )
+    try:
+        entries = _loaded_entries(path, kind, manifest)
+    except _ModelUnavailableError as error:
+        return Problem.FOREIGN, str(error)
+    except (IndexerError, OSError) as error:
+        return Problem.UNREADABLE, str(error)
+    if entries != entry.entries:
+        return Problem.MISMATCH, (
+            f"the shard holds {entries:,} entries, its manifest entry says {entry.entries:,}"
+        )
+    return None
 
 
 CONTENT_REVISIONS = ("0001", "0002")
@@ -110,8 +169,8 @@ def _content_revision(revision: str | None) -> str | None:
     return earlier[-1] if earlier else revision
 
 
-def _compare_with_database(manifest: Manifest, state: DatabaseState) -> tuple[Problem, str] | None:
-    """What differs between an index's manifest and the database, if anything.
+def compare_with_database(manifest: Manifest, state: DatabaseState) -> tuple[Problem, str] | None:
+    """What differs between an index's manifest and the database, if anything (`check`).
 
     The lexical index only depends on the word forms (they are never deleted, so ids above
     the manifest's mean new forms); the semantic index on the lines and their change feed.
@@ -179,7 +238,11 @@ def _loaded_entries(path: Path, kind: str, manifest: Manifest) -> int:
 def _summary(manifest: Manifest) -> str:
     what = "word forms" if manifest.kind == LEXICAL else "passages"
     model = f", model {manifest.model_id}" if manifest.model_id else ""
+    shards = ""
+    if manifest.sharded:
+        types = ", ".join(entry.index_type for entry in manifest.shards)
+        shards = f" in {len(manifest.shards)} shards ({types})"
     return (
-        f"{manifest.entries:,} {what}, {manifest.size_bytes / 1e6:.1f} MB, built "
+        f"{manifest.entries:,} {what}{shards}, {manifest.size_bytes / 1e6:.1f} MB, built "
         f"{manifest.built_at} in {manifest.build_seconds:.1f} s{model}"
     )

@@ -31,7 +31,14 @@ INDEX_FILES = {LEXICAL: "lexical.npz", SEMANTIC: "semantic.faiss"}
 """File name of each kind of index."""
 
 MANIFEST_FORMAT = 1
-"""Version of the manifest layout; a manifest of another version counts as unreadable."""
+"""Version of the manifest layout of a one-file index; a manifest of a version this legajo
+does not read counts as unreadable."""
+
+SHARDED_MANIFEST_FORMAT = 2
+"""Version of the manifest layout of an index cut into shards (`Manifest.shards`)."""
+
+SHARD_FOLDER_SUFFIX = ".shards"
+"""The shard files of an index live in ``<kind>.shards/`` beside its manifest."""
 
 _HASH_CHUNK = 1 << 20
 
@@ -66,6 +73,63 @@ class DatabaseState:
 
 
 @dataclass(frozen=True, slots=True)
+class ShardEntry:
+    """One shard of an index cut into shards: its file and the ids it holds.
+
+    Attributes:
+        number: The shard's place, from 0.
+        file: The shard file's name, in the index's ``<kind>.shards/`` folder.
+        first_id: The lowest id of its range (form id, or line id).
+        last_id: The highest id of its range; None for the last shard, whose range is
+            open (new ids go there).
+        index_type: ``flat``, ``hnsw`` or ``ivf`` (`indexer.search.shards.index_type_for`).
+        entries: Vectors in the shard.
+        max_id: Highest id it held when written (lexical: form id; semantic: the first line
+            of its passages), 0 when empty.
+        size_bytes: The file's size.
+        sha256: The file's SHA-256, hex.
+        build_seconds: How long building (or catching up) the shard took.
+    """
+
+    number: int
+    file: str
+    first_id: int
+    last_id: int | None
+    index_type: str
+    entries: int
+    max_id: int
+    size_bytes: int
+    sha256: str
+    build_seconds: float
+
+    def describe(self) -> str:
+        """The shard for people: ``shard 2 (ids 1,001-2,000)``."""
+        last = "on" if self.last_id is None else f"{self.last_id:,}"
+        return f"shard {self.number} (ids {self.first_id:,}-{last})"
+
+    @classmethod
+    def from_values(cls, values: object) -> ShardEntry:
+        """Reads a shard entry from its JSON object.
+
+        Raises:
+            IndexFileError: If `values` is not a shard entry.
+        """
+        if not isinstance(values, dict):
+            raise IndexFileError("a shard entry is not a JSON object")
+        names = {field.name for field in fields(cls)}
+        if set(values) != names:
+            odd = sorted(set(values) ^ names)
+            raise IndexFileError(f"unexpected or missing shard keys: {', '.join(odd)}")
+        for name, value in values.items():
+            if not isinstance(value, _SHARD_FIELD_TYPES[name]) or isinstance(value, bool):
+                raise IndexFileError(f"shard key {name!r} has the wrong type")
+        entry = cls(**values)
+        if "/" in entry.file or "\\" in entry.file or entry.file.startswith("."):
+            raise IndexFileError(f"shard file name {entry.file!r} is not a plain name")
+        return entry
+
+
+@dataclass(frozen=True, slots=True)
 class Manifest:
     """What an index file is and what it was built from (``<kind>.json``).
 
@@ -85,6 +149,9 @@ class Manifest:
         built_at: When the file was written, ISO 8601 UTC.
         build_seconds: How long building (or catching up) took.
         model_id: The sentence model of a semantic index; None for the lexical index.
+        shards: The shards of an index cut into several (`SHARDED_MANIFEST_FORMAT`); empty
+            for a one-file index. `file` is then the shard folder's name and `size_bytes`,
+            `sha256` and `entries` sum up the shards (the digest is that of their digests).
     """
 
     kind: str
@@ -101,10 +168,19 @@ class Manifest:
     built_at: str
     build_seconds: float
     model_id: str | None
+    shards: tuple[ShardEntry, ...] = ()
+
+    @property
+    def sharded(self) -> bool:
+        """True for an index cut into shards (its `shards` listed)."""
+        return bool(self.shards)
 
     def to_json(self) -> str:
-        """The manifest as JSON text."""
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        """The manifest as JSON text (a one-file index's has no ``shards`` key)."""
+        values = asdict(self)
+        if not self.shards:
+            del values["shards"]
+        return json.dumps(values, indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
@@ -119,17 +195,27 @@ class Manifest:
             raise IndexFileError(f"not JSON ({error})") from error
         if not isinstance(values, dict):
             raise IndexFileError("not a JSON object")
-        if values.get("format") != MANIFEST_FORMAT:
+        version = values.get("format")
+        if version not in (MANIFEST_FORMAT, SHARDED_MANIFEST_FORMAT):
             raise IndexFileError(
-                f"manifest format {values.get('format')!r}, this legajo reads {MANIFEST_FORMAT}"
+                f"manifest format {version!r}, this legajo reads {MANIFEST_FORMAT} and "
+                f"{SHARDED_MANIFEST_FORMAT}"
             )
         names = {field.name for field in fields(cls)}
+        if version == MANIFEST_FORMAT:
+            names.discard("shards")
         if set(values) != names:
             odd = sorted(set(values) ^ names)
             raise IndexFileError(f"unexpected or missing manifest keys: {', '.join(odd)}")
         for name, value in values.items():
             if not isinstance(value, _FIELD_TYPES[name]) or isinstance(value, bool):
                 raise IndexFileError(f"manifest key {name!r} has the wrong type")
+        if "shards" in values:
+            values["shards"] = tuple(ShardEntry.from_values(item) for item in values["shards"])
+            if not values["shards"]:
+                raise IndexFileError("a sharded manifest lists no shard")
+            if [entry.number for entry in values["shards"]] != list(range(len(values["shards"]))):
+                raise IndexFileError("the shards of the manifest are not numbered 0, 1, ...")
         manifest = cls(**values)
         if manifest.kind not in KINDS:
             raise IndexFileError(f"not a manifest of a known index ({manifest.kind!r})")
@@ -151,6 +237,20 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "built_at": str,
     "build_seconds": (int, float),
     "model_id": (str, type(None)),
+    "shards": list,
+}
+
+_SHARD_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "number": int,
+    "file": str,
+    "first_id": int,
+    "last_id": (int, type(None)),
+    "index_type": str,
+    "entries": int,
+    "max_id": int,
+    "size_bytes": int,
+    "sha256": str,
+    "build_seconds": (int, float),
 }
 
 
@@ -164,6 +264,8 @@ class IndexStatus:
         problem: What is wrong, None when the index is sound and up to date.
         detail: A sentence for people: what was found, or what the index holds.
         manifest: The manifest, when it could be read.
+        shards: The numbers of the shards found missing, unreadable or mismatched (an index
+            cut into shards); `repair` rebuilds only those.
     """
 
     kind: str
@@ -171,6 +273,7 @@ class IndexStatus:
     problem: Problem | None
     detail: str
     manifest: Manifest | None = None
+    shards: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -196,6 +299,11 @@ def index_path(folder: Path, kind: str) -> Path:
     return folder / INDEX_FILES[kind]
 
 
+def shard_folder(folder: Path, kind: str) -> Path:
+    """The folder of the shard files of a kind in an index folder (``<kind>.shards``)."""
+    return folder / f"{kind}{SHARD_FOLDER_SUFFIX}"
+
+
 def manifest_path(folder: Path, kind: str) -> Path:
     """The manifest of a kind in a folder."""
     return folder / f"{kind}.json"
@@ -219,7 +327,8 @@ def read_manifest(folder: Path, kind: str) -> Manifest:
         manifest = Manifest.from_json(text)
     except IndexFileError as error:
         raise IndexFileError(f"{path}: {error}") from error
-    if manifest.kind != kind or manifest.file != INDEX_FILES[kind]:
+    expected = shard_folder(folder, kind).name if manifest.sharded else INDEX_FILES[kind]
+    if manifest.kind != kind or manifest.file != expected:
         raise IndexFileError(f"{path}: manifest of {manifest.kind} file {manifest.file!r}")
     return manifest
 

@@ -204,30 +204,34 @@ class LexicalIndex:
         """
         if not word or k <= 0:
             return []
-        query = vectorize([word])
+        _, ids = self.nearest(vectorize([word]), candidate_count(k))
+        found = ((form_id, self._forms.get(form_id)) for form_id in ids.tolist())
+        candidates = [(form_id, form) for form_id, form in found if form is not None]
+        return rank_candidates(word, candidates, k=k, min_similarity=min_similarity)
+
+    def nearest(self, query: np.ndarray, wanted: int) -> tuple[np.ndarray, np.ndarray]:
+        """The forms whose vectors are nearest to a query vector, as FAISS finds them.
+
+        `search` re-scores these on their strings; an index cut into shards
+        (`indexer.search.sharded.ShardedLexicalIndex`) merges them over its shards first.
+
+        Args:
+            query: `vectorize` of one word, shape ``(1, DIMENSIONS)``.
+            wanted: Most forms returned (`candidate_count` of the hits wanted).
+
+        Returns:
+            The inner products (float32) and the form ids (int64) of at most `wanted`
+            forms, nearest first; every id is held (`form` finds it).
+        """
         with self._lock:
-            wanted = min(candidate_count(k), len(self._forms))
-            if wanted == 0:
-                return []
+            wanted = min(wanted, len(self._forms))
+            if wanted <= 0:
+                return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
             _set_search_breadth(self._index, wanted)
-            _, labels = self._index.search(query, wanted)
-            found = [(int(label), self._forms.get(int(label))) for label in labels[0]]
-        # The distance is at least the difference in length: forms too long or too short
-        # to reach the threshold are not compared.
-        budget = 1.0 - min_similarity + _SLACK
-        candidates = [
-            (form_id, form)
-            for form_id, form in found
-            if form is not None and abs(len(form) - len(word)) <= budget * max(len(form), len(word))
-        ]
-        scores = similarities(word, [form for _, form in candidates], min_similarity=min_similarity)
-        hits = [
-            FormHit(form_id, form, float(score))
-            for (form_id, form), score in zip(candidates, scores.tolist(), strict=True)
-            if score >= min_similarity
-        ]
-        hits.sort(key=lambda hit: (-hit.similarity, hit.form_id))
-        return hits[:k]
+            scores, labels = self._index.search(query, wanted)
+        # HNSW may find fewer than asked and pads with -1.
+        found = labels[0] >= 0
+        return scores[0][found], labels[0][found].astype(np.int64)
 
     def save(self, path: Path) -> None:
         """Writes the index to one file, atomically (readers see the old or the new file).
@@ -313,6 +317,38 @@ class LexicalIndex:
         if len(forms) != count:
             raise IndexFileError(f"{path}: corrupt lexical index (repeated form ids)")
         return cls(index, forms)
+
+
+def rank_candidates(
+    word: str, candidates: Sequence[tuple[int, str]], *, k: int, min_similarity: float
+) -> list[FormHit]:
+    """Scores FAISS's candidate forms on their strings and keeps the best (`LexicalIndex.search`).
+
+    Args:
+        word: The query word, normalised.
+        candidates: (form id, form) pairs, in any order.
+        k: Most hits returned.
+        min_similarity: Lowest similarity returned, in [0, 1].
+
+    Returns:
+        At most `k` hits, most similar first, ties by form id.
+    """
+    # The distance is at least the difference in length: forms too long or too short
+    # to reach the threshold are not compared.
+    budget = 1.0 - min_similarity + _SLACK
+    kept = [
+        (form_id, form)
+        for form_id, form in candidates
+        if abs(len(form) - len(word)) <= budget * max(len(form), len(word))
+    ]
+    scores = similarities(word, [form for _, form in kept], min_similarity=min_similarity)
+    hits = [
+        FormHit(form_id, form, float(score))
+        for (form_id, form), score in zip(kept, scores.tolist(), strict=True)
+        if score >= min_similarity
+    ]
+    hits.sort(key=lambda hit: (-hit.similarity, hit.form_id))
+    return hits[:k]
 
 
 def candidate_count(k: int) -> int:

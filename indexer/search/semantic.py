@@ -315,7 +315,25 @@ class SemanticIndex:
             raise ValueError(f"k must be at least 1, not {k}")
         if not query.strip() or len(self) == 0:
             return []
-        vector = self._embed([query], as_query=True)
+        return self.search_vector(self.embed_query(query), k=k)
+
+    def embed_query(self, query: str) -> np.ndarray:
+        """The vector `search` looks for: a query embedded as a query (shape ``(1, d)``).
+
+        Raises:
+            SemanticModelError: If the model cannot be loaded.
+        """
+        return self._embed([query], as_query=True)
+
+    def search_vector(self, vector: np.ndarray, *, k: int = 20) -> list[tuple[int, float]]:
+        """The passages closest to an embedded query (`embed_query`), as `search` returns them.
+
+        An index cut into shards (`indexer.search.sharded.ShardedSemanticIndex`) embeds the
+        query once and asks every shard with this.
+
+        Raises:
+            SemanticModelError: If the vector's dimension is not this index's.
+        """
         with self._lock:
             if self._index is None or self._index.ntotal == 0:
                 return []

@@ -40,9 +40,10 @@ the noisy-OR of its lines' scores (`indexer.store.word_index.page_relevance`).
 **Freshness.** The word tables are written in the transaction that stores or corrects a
 line, so exact, prob and the variant part of auto see a correction at once. The FAISS indexes
 are loaded from their files under ``<home>/indexes/`` (`indexer.search.index_files`; built in memory
-from the database when there is no sound file) and brought up to date before each search:
-the lexical index with the forms added since it was built (form ids only grow), the
-semantic index with the change feed after its high-water mark.
+from the database when there is no sound file; an index cut into shards is searched on
+every shard and the results merged, `indexer.search.sharded`) and brought up to date before
+each search: the lexical index with the forms added since it was built (form ids only
+grow), the semantic index with the change feed after its high-water mark.
 
 **Sentence model.** Semantic searches embed the query with the model the database's semantic
 index was built with (`indexer.search.index_files.stored_semantic_model`, set by ``legajo
@@ -81,7 +82,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from indexer.errors import DatabaseAccessError, SearchTimeoutError, SemanticModelError
 from indexer.search import topk
@@ -106,8 +107,8 @@ from indexer.store.repository import Repository
 from indexer.store.search_reader import LocatedLine, SearchReader
 
 if TYPE_CHECKING:
+    from indexer.search.index_files import AnyLexicalIndex, AnySemanticIndex
     from indexer.search.lexical import LexicalIndex
-    from indexer.search.semantic import SemanticIndex
 
 __all__ = [
     "MODES",
@@ -147,8 +148,8 @@ class SearchService:
         self._home = Path(home)
         self._settings = settings or SearchSettings()
         self._lock = threading.Lock()
-        self._lexical: LexicalIndex | None = None
-        self._semantic: SemanticIndex | None = None
+        self._lexical: AnyLexicalIndex | None = None
+        self._semantic: AnySemanticIndex | None = None
         self._semantic_change = 0
         self._statistics_checked = False
 
@@ -228,7 +229,8 @@ class SearchService:
                 )
                 total = len(scored)
             else:
-                matcher = Matcher(reader, mode, self._settings, lexical)
+                # Matcher only calls `search`, which an index cut into shards has too.
+                matcher = Matcher(reader, mode, self._settings, cast("LexicalIndex", lexical))
                 best = matcher.best(plan, collection_id, min_confidence, offset + limit)
                 if best is None:
                     best = matcher.top(plan, collection_id, min_confidence, offset + limit)
@@ -302,7 +304,7 @@ class SearchService:
 
     # -- indexes ---------------------------------------------------------------------------
 
-    def _fresh_lexical(self) -> LexicalIndex:
+    def _fresh_lexical(self) -> AnyLexicalIndex:
         """The lexical index, with every form stored so far."""
         with self._lock:
             if self._lexical is None:
@@ -312,7 +314,7 @@ class SearchService:
                 self._lexical.add(self._repository.word_forms(after_id=self._lexical.max_id))
             return self._lexical
 
-    def _load_lexical(self) -> LexicalIndex:
+    def _load_lexical(self) -> AnyLexicalIndex:
         from indexer.search.lexical import LexicalIndex
 
         loaded = load_lexical(self._repository, self._home)
@@ -321,7 +323,7 @@ class SearchService:
         logger.info("building the lexical index in memory (no index file yet)")
         return LexicalIndex.build(self._repository.word_forms())
 
-    def _fresh_semantic(self) -> SemanticIndex:
+    def _fresh_semantic(self) -> AnySemanticIndex:
         """The semantic index of the model in use, with every change of the feed applied.
 
         Raises:
@@ -358,7 +360,7 @@ class SearchService:
                 ) from error
             return self._semantic
 
-    def _load_semantic(self, model_id: str) -> tuple[SemanticIndex, int]:
+    def _load_semantic(self, model_id: str) -> tuple[AnySemanticIndex, int]:
         from indexer.search.passages import collection_passages
         from indexer.search.semantic import SemanticIndex, resolve_model
 
@@ -386,7 +388,7 @@ class SearchService:
 
     def _semantic_scores(
         self,
-        index: SemanticIndex,
+        index: AnySemanticIndex,
         plan: Plan,
         reader: SearchReader,
         collection_id: int | None,

@@ -136,7 +136,7 @@ def index_paths_on_ray(
         RayClusterError: If the cluster cannot be reached, or its workers cannot load the
             model or reach the database.
     """
-    ray = _import_ray()
+    ray = import_ray()
     started = time.perf_counter()
     entries = list(inputs) if inputs is not None else find_inputs(paths)
     if not entries:
@@ -147,7 +147,7 @@ def index_paths_on_ray(
         database_url=_url_for_workers(batch.database_url),
         model=_model_for_workers(batch.model),
     )
-    with _ray_session(ray, options):
+    with ray_session(ray, options):
         step = _check_workers(ray, batch, options)
         context = open_batch(repository, step, batch.settings)
         recorder = BatchRecorder(repository, context, on_progress)
@@ -164,7 +164,12 @@ def index_paths_on_ray(
     return batch_report(recorder, len(files), started, status)
 
 
-def _import_ray() -> ModuleType:
+def import_ray() -> ModuleType:
+    """The ``ray`` module, with Ray Data imported (also for `indexer.search.ray_shards`).
+
+    Raises:
+        RayUnavailableError: If Ray is not installed.
+    """
     try:
         import ray
         import ray.data
@@ -191,8 +196,14 @@ def _model_for_workers(model: str) -> str:
 
 
 @contextmanager
-def _ray_session(ray: ModuleType, options: RayOptions) -> Iterator[None]:
-    """Connects to the cluster (or starts a local one) for the batch, and disconnects."""
+def ray_session(ray: ModuleType, options: RayOptions) -> Iterator[None]:
+    """Connects to the cluster (or starts a local one) for the batch, and disconnects.
+
+    A session the caller opened already (`ray.is_initialized`) is used as it is.
+
+    Raises:
+        RayClusterError: If the cluster cannot be started or reached.
+    """
     if ray.is_initialized():  # the caller's own session (a notebook, a test)
         yield
         return

@@ -31,6 +31,7 @@ from legajo.cli.common import (
     non_negative_float,
     positive_int,
     quiet_transformers,
+    ray_only_options,
     recognizer_settings,
     run_with_repository,
 )
@@ -177,20 +178,8 @@ def _run_index(args: argparse.Namespace) -> int:
     from htr.recognizer import load_recognizer
     from indexer.transfer.ingest import find_inputs, index_paths
 
-    if args.engine != "ray":
-        ray_only = [
-            option
-            for option, given in (
-                ("--address", args.address is not None),
-                ("--workers", args.workers != 1),
-                ("--gpus-per-worker", args.gpus_per_worker != 0.0),
-            )
-            if given
-        ]
-        if ray_only:
-            return fail(
-                OptionError(f"{', '.join(ray_only)}: only with --engine ray"), (OptionError,)
-            )
+    if ray_only := ray_only_options(args):
+        return fail(OptionError(f"{', '.join(ray_only)}: only with --engine ray"), (OptionError,))
     try:
         inputs = find_inputs(args.paths)
     except LegajoError as error:

@@ -104,6 +104,26 @@ def probability(value: str) -> float:
 # --- shared options -------------------------------------------------------------------------
 
 
+def ray_only_options(args: argparse.Namespace) -> list[str]:
+    """The Ray engine's options given without ``--engine ray`` (a usage error).
+
+    Args:
+        args: Parsed options of a command with ``--engine``, ``--address``, ``--workers``
+            and ``--gpus-per-worker``.
+
+    Returns:
+        The names of those given, empty when none was or the engine is ``ray``.
+    """
+    if args.engine == "ray":
+        return []
+    given = (
+        ("--address", args.address is not None),
+        ("--workers", args.workers != 1),
+        ("--gpus-per-worker", args.gpus_per_worker != 0.0),
+    )
+    return [option for option, was_given in given if was_given]
+
+
 def add_storage_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds ``--home`` and ``--db``."""
     parser.add_argument(

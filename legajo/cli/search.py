@@ -1,7 +1,8 @@
 """`legajo search`, `legajo reindex`, `legajo check`: find lines; rebuild or check the indexes.
 
 `search` prints a table or JSON. The index files are caches derived from the database
-(`indexer.search.index_files`): `reindex` rebuilds them from scratch, `check` compares them
+(`indexer.search.index_files`): `reindex` rebuilds them from scratch (``--shards``: cut into
+shards by id range; ``--engine ray``: the shards built on a Ray cluster), `check` compares them
 with their manifests and the database and says what drifted, and ``check --repair`` fixes it
 (rebuilding what is broken, bringing stale indexes up to date; exit code 4 either way).
 """
@@ -9,13 +10,14 @@ with their manifests and the database and says what drifted, and ``check --repai
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from htr.errors import LegajoError
-from indexer.errors import SemanticModelError, UnknownCollectionError
+from indexer.errors import OptionError, SemanticModelError, UnknownCollectionError
 from indexer.search.index_files import KINDS, SEMANTIC
 from indexer.settings import resolve_storage
 from legajo.cli.common import (
@@ -26,11 +28,13 @@ from legajo.cli.common import (
     Progress,
     add_storage_arguments,
     fail,
+    non_negative_float,
     non_negative_int,
     open_repository,
     positive_int,
     print_error,
     probability,
+    ray_only_options,
 )
 
 if TYPE_CHECKING:
@@ -171,8 +175,52 @@ def add_reindex_command(commands: argparse._SubParsersAction) -> None:
         "else the packaged all-MiniLM-L6-v2). It is stored with the index: searches, the "
         "workbench and check --repair use it from then on",
     )
+    parser.add_argument(
+        "--shards",
+        type=_shards,
+        default="auto",
+        metavar="N|auto",
+        help="cut each index into N shards by id range, each its own file, searched in "
+        "parallel (default: auto, one shard per million entries: one file below that)",
+    )
+    engine = parser.add_argument_group(
+        "engine",
+        "Where the shards are built. --engine ray needs Ray (pip install 'legajo[ray]') and "
+        "the index folder and a local --semantic-model at the same paths on every Ray node; "
+        "each worker loads the sentence model once and builds whole shards.",
+    )
+    engine.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="local: this process, one shard after another (default); ray: Ray workers",
+    )
+    engine.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="the Ray cluster to use, host:port of its head (default: start a local one)",
+    )
+    engine.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="Ray workers, each building one shard at a time (default 1)",
+    )
+    engine.add_argument(
+        "--gpus-per-worker",
+        type=non_negative_float,
+        default=0.0,
+        metavar="G",
+        help="GPUs per Ray worker for embedding, fractions share one (default 0: CPU)",
+    )
     add_storage_arguments(parser)
     parser.set_defaults(run=_run_reindex)
+
+
+def _shards(value: str) -> int | str:
+    """Parses ``--shards``: a positive number, or ``auto``."""
+    return value if value == "auto" else positive_int(value)
 
 
 def add_check_command(commands: argparse._SubParsersAction) -> None:
@@ -198,12 +246,27 @@ def add_check_command(commands: argparse._SubParsersAction) -> None:
 def _run_reindex(args: argparse.Namespace) -> int:
     from indexer.search.index_files import rebuild
 
+    if ray_only := ray_only_options(args):
+        return fail(OptionError(f"{', '.join(ray_only)}: only with --engine ray"), (OptionError,))
     opened = _open(args)
     if isinstance(opened, int):
         return opened
     repository, home = opened
+    runner = None
+    session = contextlib.ExitStack()
     code = EXIT_OK
     try:
+        if args.engine == "ray":
+            from indexer.search.ray_shards import RayShardRunner
+            from indexer.transfer.ray_engine import RayOptions
+
+            options = RayOptions(
+                address=args.address, workers=args.workers, gpus_per_worker=args.gpus_per_worker
+            )
+            try:  # one connection (or local cluster) for both indexes
+                runner = session.enter_context(RayShardRunner(options))
+            except LegajoError as error:
+                return fail(error)
         for kind in [args.only] if args.only else KINDS:
             model = args.semantic_model if kind == SEMANTIC else None
             try:
@@ -211,14 +274,21 @@ def _run_reindex(args: argparse.Namespace) -> int:
                     _prepare_semantic_model(repository, home, model)
                 with _index_progress(kind) as progress:
                     manifest = rebuild(
-                        repository, home, kind, semantic_model=model, on_progress=progress.move_to
+                        repository,
+                        home,
+                        kind,
+                        semantic_model=model,
+                        on_progress=progress.move_to,
+                        shards=args.shards,
+                        runner=runner,
                     )
             except (LegajoError, OSError) as error:
                 print_error(f"{kind} index: {error}")
                 code = EXIT_FAILED
                 continue
-            print(f"{kind}: {_describe(manifest)} -> {_file_of(repository, home, kind)}")
+            print(f"{kind}: {_describe(manifest)} -> {_file_of(repository, home, manifest)}")
     finally:
+        session.close()
         repository.database.close()
     return code
 
@@ -295,16 +365,22 @@ def _prepare_semantic_model(repository: Repository, home: Path, model: str) -> N
 def _describe(manifest: Manifest) -> str:
     what = "word forms" if manifest.kind != SEMANTIC else "passages"
     model = f", model {manifest.model_id}" if manifest.model_id else ""
+    shards = ""
+    if manifest.shards:
+        types = ", ".join(shard.index_type for shard in manifest.shards)
+        shards = f" in {len(manifest.shards)} shards ({types})"
     return (
-        f"{manifest.entries:,} {what}, {manifest.size_bytes / 1e6:.1f} MB, "
+        f"{manifest.entries:,} {what}{shards}, {manifest.size_bytes / 1e6:.1f} MB, "
         f"built in {manifest.build_seconds:.1f} s{model}"
     )
 
 
-def _file_of(repository: Repository, home: Path, kind: str) -> Path:
+def _file_of(repository: Repository, home: Path, manifest: Manifest) -> Path:
+    """The index file, or the folder of the shards."""
     from indexer.search.index_files import index_folder, index_path
 
-    return index_path(index_folder(home, repository.database.url), kind)
+    folder = index_folder(home, repository.database.url)
+    return folder / manifest.file if manifest.shards else index_path(folder, manifest.kind)
 
 
 def _index_progress(kind: str) -> Progress:

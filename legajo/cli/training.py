@@ -418,7 +418,7 @@ def _located_sources(args: argparse.Namespace) -> list[LocatedSource]:
 
     Raises:
         OptionError: ``--snapshots`` without ``--sources``, or the reverse.
-        TrainingError: The sources file is malformed or a copy is missing.
+        SourcesError: The sources file is malformed or a copy is missing.
     """
     from htr.training.sources import load_sources, locate_sources
 

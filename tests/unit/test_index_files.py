@@ -155,7 +155,7 @@ def test_a_manifest_round_trips_through_json() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"format": 2}, "format"),
+        ({"format": 3}, "format"),  # 2 is the manifest of an index cut into shards
         ({"entries": "3"}, "wrong type"),
         ({"entries": True}, "wrong type"),
         ({"extra": 1}, "extra"),

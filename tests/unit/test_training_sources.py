@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from htr.training.config import LineModelShape, TrainConfig, TrainingError
-from htr.training.sources import load_sources, locate_sources
+from htr.training.config import LineModelShape, TrainConfig
+from htr.training.sources import SourcesError, load_sources, locate_sources
 from htr.training.trainer import train
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,7 +73,7 @@ def test_a_bad_sources_file_is_refused_with_its_name(
     tmp_path: Path, text: str, message: str
 ) -> None:
     path = _write(tmp_path, text)
-    with pytest.raises(TrainingError, match=r"sources\.toml") as error:
+    with pytest.raises(SourcesError, match=r"sources\.toml") as error:
         load_sources(path)
     assert message in str(error.value)
 
@@ -88,7 +88,7 @@ def test_copies_are_found_by_owner_and_name_or_by_name(tmp_path: Path) -> None:
     assert located[1].train == (second / "lines" / "data",)
 
     shutil.rmtree(second / "lines")
-    with pytest.raises(TrainingError, match="Other/lines") as error:
+    with pytest.raises(SourcesError, match="Other/lines") as error:
         locate_sources(load_sources(path), [first, second])
     assert "Owner/pages" not in str(error.value)
 
@@ -99,7 +99,7 @@ def test_a_local_split_is_never_taken_from_a_copy_of_the_whole_repository(tmp_pa
     )
     path = _write(tmp_path, text)
     (tmp_path / "Owner+pages" / "data" / "held").mkdir(parents=True)
-    with pytest.raises(TrainingError, match="not found"):
+    with pytest.raises(SourcesError, match="not found"):
         locate_sources(load_sources(path), [tmp_path])
     (tmp_path / "pages-split" / "data" / "held").mkdir(parents=True)
     (located,) = locate_sources(load_sources(path), [tmp_path])
