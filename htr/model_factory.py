@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from htr.runtime import no_progress_bars
 from htr.training.config import LineModelShape, TrainingError
 
 if TYPE_CHECKING:
@@ -317,6 +318,7 @@ def save_checkpoint(
         `directory`.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(directory)
-    processor.save_pretrained(directory)
+    with no_progress_bars():
+        model.save_pretrained(directory)
+        processor.save_pretrained(directory)
     return directory

@@ -23,12 +23,13 @@ before torch may be.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import sys
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -139,3 +140,20 @@ def _cgroup_cpu_quota() -> float | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+@contextlib.contextmanager
+def no_progress_bars() -> Iterator[None]:
+    """Keeps transformers' own bars ("Loading weights") off stderr while a model loads or is saved.
+
+    A library prints no progress bars (the CLI has its own); the setting is put back after.
+    """
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()

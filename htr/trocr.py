@@ -23,13 +23,12 @@ batch's late steps run on the few lines still going. Other checkpoints decode wi
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +44,7 @@ from htr.confidence import (
 from htr.document import Alternative, ProcessingStep
 from htr.errors import ModelLoadError
 from htr.reading import EMPTY_READING, LineReading, RecognizerSettings
-from htr.runtime import apply_torch_threads
+from htr.runtime import apply_torch_threads, no_progress_bars
 
 if TYPE_CHECKING:
     import torch
@@ -674,23 +673,6 @@ def _hub_logs_through_logging() -> None:
             hub_logger.removeHandler(handler)
 
 
-@contextlib.contextmanager
-def _no_progress_bars() -> Iterator[None]:
-    """Keeps transformers' own bars ("Loading weights") off stderr while a model loads.
-
-    A library prints no progress bars (the CLI has its own); the setting is put back after.
-    """
-    from transformers.utils import logging as hf_logging
-
-    shown = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if shown:
-            hf_logging.enable_progress_bar()
-
-
 def _load_model_and_processor(source: str, local_only: bool) -> tuple[Any, Any]:
     from transformers import AutoProcessor, VisionEncoderDecoderModel
 
@@ -698,7 +680,7 @@ def _load_model_and_processor(source: str, local_only: bool) -> tuple[Any, Any]:
 
     where = "directory" if Path(source).exists() else "hub name"
     try:
-        with _no_progress_bars():
+        with no_progress_bars():
             model = VisionEncoderDecoderModel.from_pretrained(source, local_files_only=local_only)
             processor = AutoProcessor.from_pretrained(source, local_files_only=local_only)
     except Exception as error:  # transformers raises many types; all mean "cannot load"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from htr.runtime import no_progress_bars
 from htr.training.config import FOREIGN_LINE_HEIGHT, TrainConfig, TrainingError
 
 logger = logging.getLogger(__name__)
@@ -43,8 +44,9 @@ def load_checkpoint(config: TrainConfig, run: Path) -> tuple[Any, Any] | None:
     if source is None:
         return None
     try:
-        model = VisionEncoderDecoderModel.from_pretrained(source)
-        processor = AutoProcessor.from_pretrained(source)
+        with no_progress_bars():
+            model = VisionEncoderDecoderModel.from_pretrained(source)
+            processor = AutoProcessor.from_pretrained(source)
     except Exception as error:  # transformers raises many types; all mean "cannot load"
         raise TrainingError(f"cannot load checkpoint {source}: {error}") from error
     if not hasattr(processor, "image_processor") or not hasattr(processor, "tokenizer"):
