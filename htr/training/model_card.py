@@ -149,7 +149,7 @@ def model_card(
         "",
         *_sources_table(config, trainer),
         f"- {len(trainer.real)} ground-truth lines ({len(trainer.real) - from_sets} from "
-        f"PAGE/ALTO folders, {from_sets} from the sources below) from {len(sources)} "
+        f"PAGE/ALTO folders, {from_sets} from other line sources) from {len(sources)} "
         "manuscript folders:",
         *(f"  - `{_short_path(s)}`" for s in sources),
         *(
