@@ -85,6 +85,9 @@ class TrainConfig:
         grow_vocabulary: When fine-tuning a character model, give the training characters it
             has no token for tokens of their own (`htr.training.vocabulary`) instead of
             reading them as ``<unk>``.
+        oversample: (folder, times) pairs: training lines under the folder are drawn that
+            many times as often as the others (e.g. the pages of the hand or language a model
+            is fine-tuned for, kept among the rest so that it does not forget them).
         checkpoint_minutes: Save, validate and keep the best this often.
         patience: Stop early after this many validations in a row without a better CER
             (None: train to the end of the budget).
@@ -121,6 +124,7 @@ class TrainConfig:
     augment: bool = True
     freeze_decoder: bool = False
     grow_vocabulary: bool = False
+    oversample: tuple[tuple[Path, int], ...] = ()
     checkpoint_minutes: float = 10.0
     patience: int | None = None
     val_lines: int = 200
@@ -142,6 +146,9 @@ class TrainConfig:
             raise ValueError(f"ctc_weight must be in [0, 1], not {self.ctc_weight}")
         if self.patience is not None and self.patience < 1:
             raise ValueError(f"patience must be at least 1, not {self.patience}")
+        for folder, times in self.oversample:
+            if times < 1:
+                raise ValueError(f"{folder}: oversampling must be at least 1 time, not {times}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
 

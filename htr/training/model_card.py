@@ -86,6 +86,11 @@ def write_trained_model(
     (out / "README.md").write_text(card, encoding="utf-8")
 
 
+def distinct(lines: Sequence[LineSample]) -> list[LineSample]:
+    """The lines without the repeats that oversampling adds (the same objects), in order."""
+    return list({id(line): line for line in lines}.values())
+
+
 def hardware() -> str:
     """The machine in words: CUDA device name, or CPU model and core count."""
     import torch
@@ -119,7 +124,8 @@ def model_card(
         wall_s: Wall-clock seconds of this invocation.
         line_sets: The lines that came from `config.extra_lines`, described by their source.
     """
-    sources = sorted({s.source for s in trainer.real})
+    real = distinct(trainer.real)
+    sources = sorted({s.source for s in real})
     from_sets = sum(use.train for use in line_sets)
     val_sources = sorted({s.source for s in trainer.val_lines})
     parameters = trainer.model.num_parameters()
@@ -148,13 +154,18 @@ def model_card(
         "## Training data",
         "",
         *_sources_table(config, trainer),
-        f"- {len(trainer.real)} ground-truth lines ({len(trainer.real) - from_sets} from "
+        f"- {len(real)} ground-truth lines ({len(real) - from_sets} from "
         f"PAGE/ALTO folders, {from_sets} from other line sources) from {len(sources)} "
         "manuscript folders:",
         *(f"  - `{_short_path(s)}`" for s in sources),
         *(
             f"- {use.description}: {use.train} trained on, {use.val} held out for validation."
             for use in line_sets
+        ),
+        *(
+            f"- Oversampled: training lines under `{_short_path(str(folder))}` drawn {times} "
+            "times as often as the others."
+            for folder, times in config.oversample
         ),
         f"- {len(trainer.synthetic)} synthetic lines (`htr.training.synthetic` handwriting "
         "fonts; words of the training transcriptions and built-in notarial words).",
@@ -230,9 +241,10 @@ def _sources_table(config: TrainConfig, trainer: TrainedRun) -> list[str]:
         "| source | repository | commit | licence | folders | lines trained on | lines held out |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
+    real = distinct(trainer.real)
     for located in config.sources:
         root = located.root.resolve()
-        trained = sum(Path(s.source).is_relative_to(root) for s in trainer.real)
+        trained = sum(Path(s.source).is_relative_to(root) for s in real)
         held = sum(Path(s.source).is_relative_to(root) for s in trainer.val_lines)
         source = located.source
         out.append(

@@ -2,8 +2,8 @@
 
 `load_training_data` reads the PAGE/ALTO folders of a `TrainConfig` (validation folders too),
 calls its `extra_lines` readers, splits everything by manuscript folder
-(`htr.training.data.split_by_manuscript`) and renders the synthetic lines from the training
-transcriptions.
+(`htr.training.data.split_by_manuscript`), renders the synthetic lines from the training
+transcriptions and repeats the lines of the folders to oversample (`oversample`).
 """
 
 from __future__ import annotations
@@ -109,6 +109,8 @@ def load_training_data(config: TrainConfig, report: ProgressCallback, height: in
         height=height,
         cache_dir=config.cache_dir,
     )
+    if config.oversample:
+        train_lines = oversample(train_lines, config.oversample)
     logger.info(
         "%d training lines from %d folders, %d validation lines from %d folders, %d synthetic",
         len(train_lines),
@@ -120,6 +122,41 @@ def load_training_data(config: TrainConfig, report: ProgressCallback, height: in
     for use in uses:
         logger.info("%s: %d trained on, %d for validation", use.description, use.train, use.val)
     return TrainingData(train_lines, val_lines, synthetic, uses)
+
+
+def oversample(
+    samples: Sequence[LineSample], weights: Sequence[tuple[Path, int]]
+) -> list[LineSample]:
+    """Repeats the lines of some folders, so that training draws them more often.
+
+    Args:
+        samples: Training lines.
+        weights: (folder, times) pairs: each line whose manuscript folder is under the folder
+            appears that many times (the largest, when several folders hold it).
+
+    Returns:
+        The lines, each repeated as often as its folder says (once when none does).
+
+    Raises:
+        TrainingError: A folder holds none of the lines (a misspelt or validation folder).
+    """
+    roots = [(Path(folder).resolve(), times) for folder, times in weights]
+    counts = dict.fromkeys(range(len(roots)), 0)
+    result: list[LineSample] = []
+    for sample in samples:
+        source = Path(sample.source).resolve()
+        times = 1
+        for index, (root, weight) in enumerate(roots):
+            if source.is_relative_to(root):
+                counts[index] += 1
+                times = max(times, weight)
+        result.extend([sample] * times)
+    for index, count in counts.items():
+        if not count:
+            folder = weights[index][0]
+            raise TrainingError(f"{folder}: no training lines under it to oversample")
+        logger.info("%d lines under %s drawn %d times", count, *weights[index])
+    return result
 
 
 def _under_any(path: Path, roots: Sequence[Path]) -> bool:

@@ -332,6 +332,15 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
         "get tokens of their own (otherwise they read as <unk>)",
     )
     parser.add_argument(
+        "--oversample",
+        type=_folder_times,
+        action="append",
+        default=[],
+        metavar="DIR=TIMES",
+        help="training lines under DIR are drawn TIMES as often as the others (e.g. the "
+        "pages of the hand being learnt); may be repeated",
+    )
+    parser.add_argument(
         "--checkpoint-minutes", type=float, default=10.0, help="save and validate this often"
     )
     parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
@@ -347,6 +356,13 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
     )
     _add_database_arguments(parser)
     parser.set_defaults(run=_run_train)
+
+
+def _folder_times(text: str) -> tuple[Path, int]:
+    folder, sep, times = text.rpartition("=")
+    if not sep or not folder or not times.isdigit() or int(times) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected DIR=TIMES, TIMES a whole number ≥ 1")
+    return Path(folder), int(times)
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -378,6 +394,7 @@ def _run_train(args: argparse.Namespace) -> int:
             lr=args.lr,
             freeze_decoder=args.freeze_decoder,
             grow_vocabulary=args.grow_vocabulary,
+            oversample=tuple(args.oversample),
             checkpoint_minutes=args.checkpoint_minutes,
             resume=args.resume,
             seed=args.seed,

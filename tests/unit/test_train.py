@@ -143,6 +143,31 @@ def test_split_never_shares_a_manuscript_folder(tmp_path: Path) -> None:
         assert not {s.source for s in train_lines} & {s.source for s in val_lines}
 
 
+def test_oversampling_repeats_the_lines_of_a_folder(tmp_path: Path) -> None:
+    from htr.training.config import TrainingError
+    from htr.training.run_data import oversample
+
+    spain, other = tmp_path / "spain", tmp_path / "other"
+    samples = [
+        _sample(str(spain / "ms1")),
+        _sample(str(other / "ms2")),
+        _sample(str(spain / "ms3")),
+    ]
+
+    drawn = oversample(samples, [(spain, 3)])
+    assert len(drawn) == 7
+    assert sum(s.source.startswith(str(spain)) for s in drawn) == 6
+    # The larger weight wins when two folders hold a line; other lines keep theirs.
+    drawn = oversample(samples, [(spain, 2), (spain / "ms1", 4)])
+    assert [s.source for s in drawn].count(str(spain / "ms1")) == 4
+    assert [s.source for s in drawn].count(str(spain / "ms3")) == 2
+    assert [s.source for s in drawn].count(str(other / "ms2")) == 1
+    with pytest.raises(TrainingError, match="nowhere: no training lines"):
+        oversample(samples, [(tmp_path / "nowhere", 2)])
+    with pytest.raises(ValueError, match="at least 1"):
+        TrainConfig(out=tmp_path / "m", steps=1, oversample=((spain, 0),))
+
+
 def test_ground_truth_lines_are_cut_cached_and_nfd(tmp_path: Path) -> None:
     sample = REPO / "data" / "samples" / "foral_de_estremoz_1_1258_11"
     if not sample.with_suffix(".jpg").is_file():
@@ -209,7 +234,26 @@ def test_train_command_parses_its_options(tmp_path: Path) -> None:
     )
     assert args.gt == [Path("a"), Path("b")] and args.val == [Path("b")]
     assert (args.synthetic, args.steps, args.batch_size, args.lr, args.seed) == (5, 3, 4, 0.002, 7)
-    assert args.base is None and not args.from_db
+    assert args.base is None and not args.from_db and args.oversample == []
+    args = parser.parse_args(
+        [
+            "train",
+            "--out",
+            str(tmp_path),
+            "--steps",
+            "1",
+            "--oversample",
+            "a=b=3",
+            "--oversample",
+            "c=2",
+        ]
+    )
+    assert args.oversample == [(Path("a=b"), 3), (Path("c"), 2)]
+    for bad in ("a", "a=0", "a=x", "=2"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(
+                ["train", "--out", str(tmp_path), "--steps", "1", "--oversample", bad]
+            )
     # --from-db and its database options: tests/integration/test_train_from_db.py.
     assert parser.parse_args(["train", "--out", str(tmp_path), "--steps", "1", "--from-db"]).from_db
 

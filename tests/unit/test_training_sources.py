@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from htr.training.config import LineModelShape, TrainConfig
+from htr.training.data import gt_lines
 from htr.training.sources import SourcesError, load_sources, locate_sources
 from htr.training.trainer import train
 
@@ -136,6 +137,7 @@ def test_a_run_from_a_sources_file_trains_on_its_folders_and_credits_them(tmp_pa
         gt=tuple(folder for source in located for folder in source.train),
         val=(snapshots / "iforal" / "data",),
         sources=tuple(located),
+        oversample=((snapshots / "Owner+pages" / "data", 3),),
         steps=2,
         batch_size=2,
         shape=LineModelShape(
@@ -148,7 +150,11 @@ def test_a_run_from_a_sources_file_trains_on_its_folders_and_credits_them(tmp_pa
     card = (train(config) / "README.md").read_text(encoding="utf-8")
     row = next(line for line in card.splitlines() if line.startswith("| pages |"))
     trained, held = (int(cell) for cell in row.strip("| ").split(" | ")[-2:])
-    assert trained > 20 and held == 0
+    # Oversampled lines are drawn three times but counted once.
+    lines = gt_lines([snapshots / "Owner+pages"], tmp_path / "cache", height=16)
+    assert trained == len(lines) > 20 and held == 0
+    assert f"- {trained} ground-truth lines" in card
+    assert "- Oversampled: training lines under `" in card and "drawn 3 times" in card
     row = next(line for line in card.splitlines() if line.startswith("| iforal |"))
     trained, held = (int(cell) for cell in row.strip("| ").split(" | ")[-2:])
     assert trained == 0 and held > 10
