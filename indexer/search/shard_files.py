@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TypeVar
 
 from htr.atomic_files import write_atomically
 from indexer.errors import IndexerError, IndexFileError, SemanticModelError
@@ -75,6 +75,8 @@ SHARD_SUFFIXES = {LEXICAL: ".npz", SEMANTIC: ".faiss"}
 
 ShardProgress = Callable[[int, int], None]
 """Called with (entries built so far, entries in all) while shards are built."""
+
+_Index = TypeVar("_Index")
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,26 +378,18 @@ def load_lexical_shards(
     from indexer.search.lexical import LexicalIndex
     from indexer.search.sharded import ShardedLexicalIndex
 
-    shards: list[LexicalIndex | None] = []
-    for entry in manifest.shards:
-        try:
-            path = _checked_size(folder, manifest.kind, entry)
-            shard = LexicalIndex.load(path)
-            if len(shard) != entry.entries or shard.max_id != entry.max_id:
-                raise IndexFileError(f"{entry.describe()} of {path} does not match its manifest")
-        except (IndexerError, OSError) as error:
-            if repository is None:
-                raise
-            logger.warning("%s; building that shard from the database in memory", error)
-            shards.append(None)
-            continue
-        shards.append(shard)
-    first_ids = [entry.first_id for entry in manifest.shards]
-    if repository is not None:
-        for number, pairs in _rebuilt_ranges(repository, manifest, shards).items():
-            exact = index_type_for(LEXICAL, len(pairs)) == FLAT
-            shards[number] = LexicalIndex.build(pairs, exact_limit=len(pairs) if exact else 0)
-    return ShardedLexicalIndex([shard for shard in shards if shard is not None], first_ids)
+    def read(path: Path, entry: ShardEntry) -> LexicalIndex:
+        shard = LexicalIndex.load(path)
+        if len(shard) != entry.entries or shard.max_id != entry.max_id:
+            raise IndexFileError(f"{entry.describe()} of {path} does not match its manifest")
+        return shard
+
+    def rebuild(pairs: list[tuple[int, str]]) -> LexicalIndex:
+        exact = index_type_for(LEXICAL, len(pairs)) == FLAT
+        return LexicalIndex.build(pairs, exact_limit=len(pairs) if exact else 0)
+
+    shards = _load_shards(folder, manifest, repository, read, rebuild)
+    return ShardedLexicalIndex(shards, [entry.first_id for entry in manifest.shards])
 
 
 def load_semantic_shards(
@@ -428,28 +422,55 @@ def load_semantic_shards(
         raise SemanticModelError(
             f"the semantic index was built with {manifest.model_id!r}, not {model!r}"
         )
-    shards: list[SemanticIndex | None] = []
+
+    def read(path: Path, entry: ShardEntry) -> SemanticIndex:
+        shard = SemanticIndex.load(path, model)
+        if len(shard) != entry.entries:
+            raise IndexFileError(f"{entry.describe()} of {path} does not match its manifest")
+        return shard
+
+    def rebuild(pairs: list[tuple[int, str]]) -> SemanticIndex:
+        exact = index_type_for(SEMANTIC, len(pairs)) == FLAT
+        rebuilt = SemanticIndex(manifest.model_id, ivf_threshold=len(pairs) + 1 if exact else 1)
+        rebuilt.build(pairs)
+        return rebuilt
+
+    shards = _load_shards(folder, manifest, repository, read, rebuild)
+    return ShardedSemanticIndex(shards, [entry.first_id for entry in manifest.shards])
+
+
+def _load_shards(
+    folder: Path,
+    manifest: Manifest,
+    repository: Repository | None,
+    read: Callable[[Path, ShardEntry], _Index],
+    rebuild: Callable[[list[tuple[int, str]]], _Index],
+) -> list[_Index]:
+    """Reads every shard of a manifest; with a database, builds unusable ones from it.
+
+    Args:
+        folder: The index folder.
+        manifest: The index's manifest.
+        repository: The database, or None to raise on a shard that cannot be used.
+        read: Loads one shard file and checks it against its entry.
+        rebuild: Builds a shard in memory from its range's (id, text) entries.
+
+    Raises:
+        IndexerError, OSError: Without `repository`, what `read` raises.
+    """
+    shards: list[_Index | None] = []
     for entry in manifest.shards:
         try:
-            path = _checked_size(folder, manifest.kind, entry)
-            shard = SemanticIndex.load(path, model)
-            if len(shard) != entry.entries:
-                raise IndexFileError(f"{entry.describe()} of {path} does not match its manifest")
+            shards.append(read(_checked_size(folder, manifest.kind, entry), entry))
         except (IndexerError, OSError) as error:
             if repository is None:
                 raise
             logger.warning("%s; building that shard from the database in memory", error)
             shards.append(None)
-            continue
-        shards.append(shard)
-    first_ids = [entry.first_id for entry in manifest.shards]
     if repository is not None:
         for number, pairs in _rebuilt_ranges(repository, manifest, shards).items():
-            exact = index_type_for(SEMANTIC, len(pairs)) == FLAT
-            rebuilt = SemanticIndex(manifest.model_id, ivf_threshold=len(pairs) + 1 if exact else 1)
-            rebuilt.build(pairs)
-            shards[number] = rebuilt
-    return ShardedSemanticIndex([shard for shard in shards if shard is not None], first_ids)
+            shards[number] = rebuild(pairs)
+    return [shard for shard in shards if shard is not None]
 
 
 def _rebuilt_ranges(

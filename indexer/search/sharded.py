@@ -25,9 +25,9 @@ import functools
 import heapq
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Sized
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from indexer.search.passages import first_line_of
 from indexer.search.shards import shard_of
 
 if TYPE_CHECKING:
-    from indexer.search.lexical import FormHit, LexicalIndex
+    from indexer.search.lexical import FormHit, LexicalIndex  # noqa: F401 (a base class argument)
     from indexer.search.semantic import SemanticIndex
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,8 @@ FANOUT_THREADS = max(1, min(8, os.cpu_count() or 1))
 
 _Shard = TypeVar("_Shard")
 _Result = TypeVar("_Result")
+_Item = TypeVar("_Item")
+_Index = TypeVar("_Index", bound=Sized)
 
 
 @functools.cache
@@ -59,24 +61,66 @@ def fan_out(shards: Sequence[_Shard], search: Callable[[_Shard], _Result]) -> li
     return list(_pool().map(search, shards))
 
 
-class _Shards:
-    """The shards, their ranges, and which ones changed since they were loaded or saved."""
+class _ShardedIndex(Generic[_Index]):
+    """What both sharded indexes share: the shards, their ranges, which ones changed.
 
-    def __init__(self, first_ids: Sequence[int]) -> None:
+    Args:
+        shards: One index per shard, in the order of `first_ids`.
+        first_ids: The first id of each shard's range.
+
+    Raises:
+        ValueError: If there are not as many shards as ranges, or the ranges do not ascend.
+    """
+
+    def __init__(self, shards: Sequence[_Index], first_ids: Sequence[int]) -> None:
+        if len(shards) != len(first_ids):
+            raise ValueError(f"{len(shards)} shards for {len(first_ids)} ranges")
         if not first_ids or list(first_ids) != sorted(set(first_ids)):
             raise ValueError(f"shard ranges must start at ascending ids, not {first_ids}")
-        self.first_ids = tuple(first_ids)
-        self.dirty: set[int] = set()
+        self._shards = list(shards)
+        self._first_ids = tuple(first_ids)
+        self._dirty: set[int] = set()
 
-    def route(self, keys: Iterable[int]) -> dict[int, list[int]]:
-        """Positions of the keys, grouped by the number of the shard that holds them."""
-        groups: dict[int, list[int]] = {}
-        for position, key in enumerate(keys):
-            groups.setdefault(shard_of(key, self.first_ids), []).append(position)
-        return groups
+    @property
+    def shards(self) -> tuple[_Index, ...]:
+        """The shards, in id order."""
+        return tuple(self._shards)
+
+    @property
+    def first_ids(self) -> tuple[int, ...]:
+        """The first id of each shard's range."""
+        return self._first_ids
+
+    @property
+    def dirty(self) -> set[int]:
+        """Numbers of the shards changed since loading (or since `dirty` was cleared)."""
+        return self._dirty
+
+    def __len__(self) -> int:
+        return sum(len(shard) for shard in self._shards)
+
+    def _route(
+        self,
+        items: Sequence[_Item],
+        key: Callable[[_Item], int],
+        change: Callable[[_Index, list[_Item]], None],
+    ) -> None:
+        """Hands each item to the shard whose range holds its key, and marks those dirty.
+
+        Args:
+            items: What changes (ids, or (id, text) pairs).
+            key: The id that places an item (a form id, or a passage's first line).
+            change: Called with a shard and an iterable of its items.
+        """
+        groups: dict[int, list[_Item]] = {}
+        for item in items:
+            groups.setdefault(shard_of(key(item), self._first_ids), []).append(item)
+        for number, group in groups.items():
+            change(self._shards[number], group)
+            self._dirty.add(number)
 
 
-class ShardedLexicalIndex:
+class ShardedLexicalIndex(_ShardedIndex["LexicalIndex"]):
     """The word forms of an index cut into shards (module docstring).
 
     Args:
@@ -87,34 +131,10 @@ class ShardedLexicalIndex:
         ValueError: If there are not as many shards as ranges, or the ranges do not ascend.
     """
 
-    def __init__(self, shards: Sequence[LexicalIndex], first_ids: Sequence[int]) -> None:
-        if len(shards) != len(first_ids):
-            raise ValueError(f"{len(shards)} shards for {len(first_ids)} ranges")
-        self._shards = list(shards)
-        self._ranges = _Shards(first_ids)
-
-    @property
-    def shards(self) -> tuple[LexicalIndex, ...]:
-        """The shards, in id order."""
-        return tuple(self._shards)
-
-    @property
-    def first_ids(self) -> tuple[int, ...]:
-        """The first form id of each shard's range."""
-        return self._ranges.first_ids
-
-    @property
-    def dirty(self) -> set[int]:
-        """Numbers of the shards changed since loading (or since `dirty` was cleared)."""
-        return self._ranges.dirty
-
     @property
     def max_id(self) -> int:
         """The highest form id held (0 when empty): `add` the forms stored after it."""
         return max(shard.max_id for shard in self._shards)
-
-    def __len__(self) -> int:
-        return sum(len(shard) for shard in self._shards)
 
     def form(self, form_id: int) -> str | None:
         """The form with this id, None when no shard holds it."""
@@ -126,10 +146,7 @@ class ShardedLexicalIndex:
         Raises:
             ValueError: If an id is already held, repeated, or not positive.
         """
-        pairs = list(forms)
-        for number, positions in self._ranges.route(form_id for form_id, _ in pairs).items():
-            self._shards[number].add(pairs[i] for i in positions)
-            self.dirty.add(number)
+        self._route(list(forms), lambda pair: pair[0], lambda shard, pairs: shard.add(pairs))
 
     def search(self, word: str, *, k: int = 50, min_similarity: float = 0.6) -> list[FormHit]:
         """The stored forms most similar to a word, over every shard (`LexicalIndex.search`)."""
@@ -152,7 +169,7 @@ class ShardedLexicalIndex:
         return rank_candidates(word, candidates, k=k, min_similarity=min_similarity)
 
 
-class ShardedSemanticIndex:
+class ShardedSemanticIndex(_ShardedIndex["SemanticIndex"]):
     """The passages of an index cut into shards (module docstring).
 
     Args:
@@ -165,36 +182,15 @@ class ShardedSemanticIndex:
     """
 
     def __init__(self, shards: Sequence[SemanticIndex], first_ids: Sequence[int]) -> None:
-        if len(shards) != len(first_ids):
-            raise ValueError(f"{len(shards)} shards for {len(first_ids)} ranges")
+        super().__init__(shards, first_ids)
         models = {shard.model_id for shard in shards}
         if len(models) != 1:
             raise ValueError(f"the shards embed with different models: {sorted(models)}")
-        self._shards = list(shards)
-        self._ranges = _Shards(first_ids)
-
-    @property
-    def shards(self) -> tuple[SemanticIndex, ...]:
-        """The shards, in line-id order."""
-        return tuple(self._shards)
-
-    @property
-    def first_ids(self) -> tuple[int, ...]:
-        """The first line id of each shard's range."""
-        return self._ranges.first_ids
-
-    @property
-    def dirty(self) -> set[int]:
-        """Numbers of the shards changed since loading (or since `dirty` was cleared)."""
-        return self._ranges.dirty
 
     @property
     def model_id(self) -> str:
         """The id of the model every shard embeds with."""
         return self._shards[0].model_id
-
-    def __len__(self) -> int:
-        return sum(len(shard) for shard in self._shards)
 
     def load_model(self) -> None:
         """Loads the sentence model now (`SemanticIndex.load_model`); shards share it."""
@@ -230,15 +226,12 @@ class ShardedSemanticIndex:
         Raises:
             SemanticModelError: If the model cannot be loaded.
         """
-        pairs = list(passages)
-        routed = self._ranges.route(first_line_of(passage_id) for passage_id, _ in pairs)
-        for number, positions in routed.items():
-            self._shards[number].upsert(pairs[i] for i in positions)
-            self.dirty.add(number)
+        self._route(
+            list(passages),
+            lambda pair: first_line_of(pair[0]),
+            lambda shard, pairs: shard.upsert(pairs),
+        )
 
     def remove(self, ids: Iterable[int]) -> None:
         """Removes passages by id from the shards of their first lines (unknown ids ignored)."""
-        passage_ids = list(ids)
-        for number, positions in self._ranges.route(map(first_line_of, passage_ids)).items():
-            self._shards[number].remove(passage_ids[i] for i in positions)
-            self.dirty.add(number)
+        self._route(list(ids), first_line_of, lambda shard, group: shard.remove(group))

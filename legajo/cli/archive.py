@@ -22,14 +22,13 @@ from legajo.cli.common import (
     EXIT_OK,
     EXIT_SOME_FAILED,
     Progress,
+    add_engine_arguments,
     add_layout_argument,
     add_lines_argument,
     add_model_arguments,
     add_storage_arguments,
     fail,
     model_for_collection,
-    non_negative_float,
-    positive_int,
     quiet_transformers,
     ray_only_options,
     recognizer_settings,
@@ -81,38 +80,16 @@ def add_index_command(commands: argparse._SubParsersAction) -> None:
 
 def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds ``--engine`` and the Ray engine's options."""
-    engine = parser.add_argument_group(
-        "engine",
-        "Where pages are read. --engine ray needs Ray (pip install 'legajo[ray]'), the input "
-        "paths and a local --model at the same paths on every Ray node, and a --db every "
-        "worker reaches (PostgreSQL for a cluster of machines; a SQLite file only on one "
+    add_engine_arguments(
+        parser,
+        description="Where pages are read. --engine ray needs Ray (pip install 'legajo[ray]'), "
+        "the input paths and a local --model at the same paths on every Ray node, and a --db "
+        "every worker reaches (PostgreSQL for a cluster of machines; a SQLite file only on one "
         "machine). Each worker stores its pages itself, one transaction each; a file whose "
         "worker dies is retried without storing any page twice.",
-    )
-    engine.add_argument(
-        "--engine",
-        choices=["local", "ray"],
-        default="local",
-        help="local: this process (default); ray: an actor pool of recognizers on Ray",
-    )
-    engine.add_argument(
-        "--address",
-        metavar="ADDR",
-        help="the Ray cluster to use, host:port of its head (default: start a local one)",
-    )
-    engine.add_argument(
-        "--workers",
-        type=positive_int,
-        default=1,
-        metavar="N",
-        help="Ray workers, each with its own copy of the model (default 1)",
-    )
-    engine.add_argument(
-        "--gpus-per-worker",
-        type=non_negative_float,
-        default=0.0,
-        metavar="G",
-        help="GPUs per Ray worker, fractions share one (default 0: read on CPU)",
+        local="this process",
+        worker="each with its own copy of the model",
+        gpus=" for reading",
     )
 
 

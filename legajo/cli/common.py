@@ -124,6 +124,52 @@ def ray_only_options(args: argparse.Namespace) -> list[str]:
     return [option for option, was_given in given if was_given]
 
 
+def add_engine_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    description: str,
+    local: str,
+    worker: str,
+    gpus: str,
+) -> None:
+    """Adds the ``engine`` group: ``--engine local|ray`` and the Ray engine's options.
+
+    Args:
+        parser: The command's parser.
+        description: What the group is for and what the Ray engine needs.
+        local: What ``--engine local`` does (the help of ``--engine`` goes on from there).
+        worker: What each Ray worker holds or does (help of ``--workers``).
+        gpus: What a Ray worker uses its GPUs for and what it does without (help of
+            ``--gpus-per-worker``).
+    """
+    engine = parser.add_argument_group("engine", description)
+    engine.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help=f"local: {local} (default); ray: Ray workers",
+    )
+    engine.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="the Ray cluster to use, host:port of its head (default: start a local one)",
+    )
+    engine.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help=f"Ray workers, {worker} (default 1)",
+    )
+    engine.add_argument(
+        "--gpus-per-worker",
+        type=non_negative_float,
+        default=0.0,
+        metavar="G",
+        help=f"GPUs per Ray worker{gpus}, fractions share one (default 0: CPU)",
+    )
+
+
 def add_storage_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds ``--home`` and ``--db``."""
     parser.add_argument(

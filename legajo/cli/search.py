@@ -26,9 +26,9 @@ from legajo.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     Progress,
+    add_engine_arguments,
     add_storage_arguments,
     fail,
-    non_negative_float,
     non_negative_int,
     open_repository,
     positive_int,
@@ -183,36 +183,14 @@ def add_reindex_command(commands: argparse._SubParsersAction) -> None:
         help="cut each index into N shards by id range, each its own file, searched in "
         "parallel (default: auto, one shard per million entries: one file below that)",
     )
-    engine = parser.add_argument_group(
-        "engine",
-        "Where the shards are built. --engine ray needs Ray (pip install 'legajo[ray]') and "
-        "the index folder and a local --semantic-model at the same paths on every Ray node; "
-        "each worker loads the sentence model once and builds whole shards.",
-    )
-    engine.add_argument(
-        "--engine",
-        choices=["local", "ray"],
-        default="local",
-        help="local: this process, one shard after another (default); ray: Ray workers",
-    )
-    engine.add_argument(
-        "--address",
-        metavar="ADDR",
-        help="the Ray cluster to use, host:port of its head (default: start a local one)",
-    )
-    engine.add_argument(
-        "--workers",
-        type=positive_int,
-        default=1,
-        metavar="N",
-        help="Ray workers, each building one shard at a time (default 1)",
-    )
-    engine.add_argument(
-        "--gpus-per-worker",
-        type=non_negative_float,
-        default=0.0,
-        metavar="G",
-        help="GPUs per Ray worker for embedding, fractions share one (default 0: CPU)",
+    add_engine_arguments(
+        parser,
+        description="Where the shards are built. --engine ray needs Ray (pip install "
+        "'legajo[ray]') and the index folder and a local --semantic-model at the same paths on "
+        "every Ray node; each worker loads the sentence model once and builds whole shards.",
+        local="this process, one shard after another",
+        worker="each building one shard at a time",
+        gpus=" for embedding",
     )
     add_storage_arguments(parser)
     parser.set_defaults(run=_run_reindex)

@@ -10,8 +10,6 @@ engine builds.
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import json
 import logging
 import random
@@ -23,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from htr.document import Alternative, Line, Page, ProcessingStep, Word
 from indexer.search.index_files import (
     LEXICAL,
     SEMANTIC,
@@ -40,17 +37,16 @@ from indexer.search.semantic import SemanticIndex
 from indexer.search.sharded import ShardedLexicalIndex, ShardedSemanticIndex
 from indexer.settings import sqlite_url
 from indexer.store.db import open_database
-from indexer.store.repository import ModelKey, Repository, SourceFile
+from indexer.store.repository import Repository
 from legajo.cli.common import EXIT_DRIFT
-from legajo.cli.main import build_parser, run_command_line
 from tests.conftest import REPO
+from tests.integration.stored_pages import LegajoRunner, legajo_runner, store_texts
 from tests.integration.test_ray_engine import _environment, ray_head
 
 pytestmark = pytest.mark.slow  # the sentence model is loaded (once per session)
 
 __all__ = ["ray_head"]  # a fixture, imported to be used here
 
-STEP = ProcessingStep("recognition", "legajo 0.1.0", model_id="m", model_revision="r1")
 PAGES = 30
 LINES_PER_PAGE = 7
 SYLLABLES = [
@@ -74,33 +70,8 @@ def _vocabulary(seed: int, size: int) -> list[str]:
     return sorted(words)
 
 
-def _page(name: str, texts: list[str]) -> tuple[SourceFile, Page]:
-    lines = []
-    for number, text in enumerate(texts):
-        top = number * 50
-        lines.append(
-            Line(
-                id=f"l{number}",
-                bbox=(0, top, 400, top + 40),
-                polygon=((0, top), (399, top), (399, top + 39)),
-                baseline=((0, top + 30), (399, top + 30)),
-                text=text,
-                confidence=0.9,
-                words=tuple(
-                    Word(w, 0.9, (12 * i, top, 12 * i + 10, top + 40))
-                    for i, w in enumerate(text.split())
-                ),
-                alternatives=(Alternative(text, 0.7), Alternative(text.replace("u", "v"), 0.3)),
-            )
-        )
-    page = Page(image=name, frame=0, width=400, height=400, lines=tuple(lines), steps=(STEP,))
-    return SourceFile(name, hashlib.sha256(name.encode()).hexdigest(), 100), page
-
-
 def store(repository: Repository, name: str, texts: list[str]) -> None:
-    source, page = _page(name, texts)
-    collection = repository.ensure_collection("legajo 1")
-    repository.store_page(collection, None, source, page, ModelKey.of(STEP))
+    store_texts(repository, name, texts, swap=("u", "v"))
 
 
 def _texts(seed: int, count: int) -> list[str]:
@@ -152,16 +123,9 @@ def small_repository(home: Path) -> Iterator[Repository]:
 
 
 @pytest.fixture
-def legajo(home: Path, capsys: pytest.CaptureFixture[str]) -> object:
+def legajo(home: Path, capsys: pytest.CaptureFixture[str]) -> LegajoRunner:
     """Runs a legajo command on the test's home; returns (exit code, stdout, stderr)."""
-    parser: argparse.ArgumentParser = build_parser()
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = run_command_line(parser, [*argv, "--home", str(home)])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return legajo_runner(home, capsys)
 
 
 def _fuzzy_words(repository: Repository) -> list[str]:

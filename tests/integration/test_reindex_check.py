@@ -7,24 +7,20 @@ and searches must keep working meanwhile.
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from htr.document import Alternative, Line, Page, ProcessingStep, Word
 from indexer.search.index_files import index_folder, load_semantic, read_manifest
 from indexer.settings import sqlite_url
 from indexer.store.db import open_database
-from indexer.store.repository import ModelKey, Repository, SourceFile
+from indexer.store.repository import Repository
 from legajo.cli.common import EXIT_DRIFT
-from legajo.cli.main import build_parser, run_command_line
+from tests.integration.stored_pages import LegajoRunner, legajo_runner, store_texts
 
 pytestmark = pytest.mark.slow  # the sentence model is loaded (once per session)
 
-STEP = ProcessingStep("recognition", "legajo 0.1.0", model_id="m", model_revision="r1")
 FOLIO_1 = [
     "sepan quantos esta carta vieren como yo",
     "el dicho escrivano doy fee que el navio",
@@ -33,33 +29,8 @@ FOLIO_1 = [
 FOLIO_2 = ["otrosi mandamos que los vezinos de la villa", "paguen los maravedis al alcalde"]
 
 
-def _page(name: str, texts: list[str]) -> tuple[SourceFile, Page]:
-    lines = []
-    for number, text in enumerate(texts):
-        top = number * 50
-        lines.append(
-            Line(
-                id=f"l{number}",
-                bbox=(0, top, 400, top + 40),
-                polygon=((0, top), (399, top), (399, top + 39)),
-                baseline=((0, top + 30), (399, top + 30)),
-                text=text,
-                confidence=0.9,
-                words=tuple(
-                    Word(w, 0.9, (12 * i, top, 12 * i + 10, top + 40))
-                    for i, w in enumerate(text.split())
-                ),
-                alternatives=(Alternative(text, 0.7), Alternative(text.replace("u", "n"), 0.3)),
-            )
-        )
-    page = Page(image=name, frame=0, width=400, height=200, lines=tuple(lines), steps=(STEP,))
-    return SourceFile(name, hashlib.sha256(name.encode()).hexdigest(), 100), page
-
-
 def store(repository: Repository, name: str, texts: list[str]) -> None:
-    source, page = _page(name, texts)
-    collection = repository.ensure_collection("legajo 1")
-    repository.store_page(collection, None, source, page, ModelKey.of(STEP))
+    store_texts(repository, name, texts, swap=("u", "n"))
 
 
 @pytest.fixture
@@ -77,22 +48,9 @@ def repository(home: Path) -> Iterator[Repository]:
 
 
 @pytest.fixture
-def parser() -> argparse.ArgumentParser:
-    return build_parser()
-
-
-@pytest.fixture
-def legajo(
-    parser: argparse.ArgumentParser, home: Path, capsys: pytest.CaptureFixture[str]
-) -> object:
+def legajo(home: Path, capsys: pytest.CaptureFixture[str]) -> LegajoRunner:
     """Runs a legajo command on the test's home; returns (exit code, stdout, stderr)."""
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = run_command_line(parser, [*argv, "--home", str(home)])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return legajo_runner(home, capsys)
 
 
 def _folder(home: Path) -> Path:
