@@ -139,8 +139,8 @@ def add_engine_arguments(
         description: What the group is for and what the Ray engine needs.
         local: What ``--engine local`` does (the help of ``--engine`` goes on from there).
         worker: What each Ray worker holds or does (help of ``--workers``).
-        gpus: What a Ray worker uses its GPUs for and what it does without (help of
-            ``--gpus-per-worker``).
+        gpus: What a Ray worker uses its GPUs for, appended to "GPUs per Ray worker" in
+            the help of ``--gpus-per-worker`` (e.g. ``" for reading"``).
     """
     engine = parser.add_argument_group("engine", description)
     engine.add_argument(
