@@ -9,7 +9,6 @@ vectors, another model id), so no network is needed.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import shutil
 from collections.abc import Callable, Iterator
@@ -25,7 +24,7 @@ from indexer.settings import sqlite_url
 from indexer.store.db import open_database
 from indexer.store.repository import Repository
 from legajo.cli.common import EXIT_DRIFT, EXIT_FAILED
-from legajo.cli.main import build_parser, run_command_line
+from tests.integration.stored_pages import legajo_runner
 from tests.integration.test_reindex_check import FOLIO_1, FOLIO_2, store
 
 pytestmark = pytest.mark.slow  # the sentence model is loaded (once per session)
@@ -76,14 +75,7 @@ def repository(home: Path) -> Iterator[Repository]:
 @pytest.fixture
 def legajo(home: Path, capsys: pytest.CaptureFixture[str]) -> Legajo:
     """Runs a legajo command on the test's home; returns (exit code, stdout, stderr)."""
-    parser: argparse.ArgumentParser = build_parser()
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = run_command_line(parser, [*argv, "--home", str(home)])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return legajo_runner(home, capsys)
 
 
 def _manifest_model(repository: Repository, home: Path) -> str | None:
