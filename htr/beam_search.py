@@ -14,6 +14,10 @@ alone; the batch's late steps run on the few lines still going.
 
 It also keeps each beam's token scores (the joint scores of its tokens, as
 `compute_transition_scores` reads them back from `generate`'s output) as it goes.
+
+With a character language model (`htr.char_lm`), its weighted log-probability of each next
+token is added to the joint scores at every step (shallow fusion), as one more logits
+processor after the CTC scorer would add it in `generate`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
+    from htr.char_lm import CharLanguageModel
     from htr.line_batches import LineCrossAttention
     from htr.line_model import CTCPrefixScorer
 
@@ -139,6 +144,8 @@ def beam_search(
     max_lengths: list[int],
     num_beams: int,
     n_return: int,
+    language_model: CharLanguageModel | None = None,
+    lm_weight: float = 0.0,
 ) -> list[list[Hypothesis]]:
     """Beam search of each line of a batch; call it under `torch.inference_mode`.
 
@@ -150,6 +157,10 @@ def beam_search(
         max_lengths: Each line's longest sequence, start token included (``max_length``).
         num_beams: Beams per line (at least 2).
         n_return: Readings returned per line (at most `num_beams`).
+        language_model: A character language model fused into the search (shallow fusion):
+            ``lm_weight`` times its log-probability of each token is added to the token's
+            joint score, in the beam scores and in the token scores. None reads without one.
+        lm_weight: Its weight.
 
     Returns:
         Each line's `n_return` best finished readings, best first.
@@ -172,6 +183,8 @@ def beam_search(
             so_far = search.sequences[:, :, :length].reshape(active * beams, length)
             rows_lines = search.lines.repeat_interleave(beams).tolist()
             log_probs = scorer.rescore(so_far, log_probs, rows_lines)
+        if language_model is not None and lm_weight:
+            log_probs = log_probs + lm_weight * _lm_scores(language_model, search, length)
         parents, candidates = _step(search, log_probs.view(active, beams, -1), length, eos)
         _update_finished(search, candidates, length, length_penalty)
         length += 1
@@ -285,6 +298,17 @@ def _update_finished(
     lengths = torch.full((lines, keep), length, dtype=torch.long)
     search.done_lengths = _gather(torch.cat((search.done_lengths, lengths), dim=1), best)
     search.is_finished = _gather(torch.cat((search.is_finished, just_finished), dim=1), best)
+
+
+def _lm_scores(language_model: CharLanguageModel, search: _Search, length: int) -> torch.Tensor:
+    """The language model's log-probabilities of each running beam's next token, (rows, vocab)."""
+    import numpy as np
+    import torch
+
+    first = max(1, length - (language_model.order - 1))
+    lines, beams = search.sequences.shape[:2]
+    tails = search.sequences[:, :, first:length].reshape(lines * beams, length - first).tolist()
+    return torch.from_numpy(np.stack([language_model.log_probs(tail) for tail in tails]))
 
 
 def _gather(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:

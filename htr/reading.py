@@ -49,6 +49,9 @@ class RecognizerSettings:
         max_new_tokens: Longest reading in tokens; None uses the model's generation config.
         calibrated: Apply the checkpoint's stored calibration (``calibration.json``) to word
             confidences when it has one; False gives the raw model probabilities.
+        lm_weight: Weight of the checkpoint's character language model (``char_lm.npz``,
+            `htr.char_lm`) in beam search; None uses the weight stored with it, 0 reads
+            without it. Applies to joint CTC/attention beam search (beams of 2 or more).
     """
 
     beams: int = 5
@@ -57,6 +60,7 @@ class RecognizerSettings:
     device: Device = "auto"
     max_new_tokens: int | None = None
     calibrated: bool = True
+    lm_weight: float | None = None
 
     def __post_init__(self) -> None:
         if self.beams < 1:
@@ -67,3 +71,5 @@ class RecognizerSettings:
             raise ValueError(f"batch_size must be at least 1, not {self.batch_size}")
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
+        if self.lm_weight is not None and not 0 <= self.lm_weight < float("inf"):
+            raise ValueError(f"lm_weight must be a number of at least 0, not {self.lm_weight}")

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from htr import SOFTWARE
 from htr.calibration import Calibration, load_calibration
+from htr.char_lm import CharLanguageModel, load_language_model
 from htr.confidence import (
     WordReading,
     beam_log_weights,
@@ -79,8 +80,13 @@ class TrOCRRecognizer:
         settings: RecognizerSettings,
         device: torch.device,
         calibration: Calibration | None = None,
+        language_model: CharLanguageModel | None = None,
     ) -> None:
-        """Wraps a loaded model; use `TrOCRRecognizer.load` to load one by name or path."""
+        """Wraps a loaded model; use `TrOCRRecognizer.load` to load one by name or path.
+
+        `language_model` is fused into beam search with `settings.lm_weight`, or else with
+        its own weight.
+        """
         self._model = model
         self._processor = processor
         self._model_id = model_id
@@ -88,6 +94,11 @@ class TrOCRRecognizer:
         self._settings = settings
         self._device = device
         self._calibration = calibration
+        weight = settings.lm_weight
+        if language_model is not None and weight is None:
+            weight = language_model.weight
+        self._language_model = language_model if weight else None
+        self._lm_weight = weight or 0.0
         default_batch = CUDA_BATCH_SIZE if device.type == "cuda" else CPU_BATCH_SIZE
         self._batch_size = settings.batch_size or default_batch
 
@@ -134,8 +145,13 @@ class TrOCRRecognizer:
         if revision is None and local.exists():
             revision = _weights_digest(local)
         calibration = load_calibration(local) if local.exists() and settings.calibrated else None
+        language_model = None
+        if local.exists() and settings.lm_weight != 0:
+            language_model = load_language_model(local, int(model.config.decoder.vocab_size))
         logger.info("loaded %s (revision %s) on %s", model_id, revision, device)
-        return cls(model, processor, model_id, revision, settings, device, calibration)
+        return cls(
+            model, processor, model_id, revision, settings, device, calibration, language_model
+        )
 
     @property
     def model_id(self) -> str:
@@ -162,6 +178,11 @@ class TrOCRRecognizer:
                 "device": self._device.type,
                 "max_new_tokens": s.max_new_tokens,
                 "calibration": self._calibration.describe() if self._calibration else None,
+                "language_model": (
+                    f"{self._language_model.order}-gram, weight {self._lm_weight:g}"
+                    if self._language_model
+                    else None
+                ),
             },
         )
 
@@ -326,6 +347,8 @@ class TrOCRRecognizer:
             bounds,
             options["num_beams"],
             options["num_return_sequences"],
+            self._language_model,
+            self._lm_weight,
         )
         return [
             self._reading(
@@ -671,6 +694,17 @@ def _hub_logs_through_logging() -> None:
     for handler in list(hub_logger.handlers):
         if type(handler) is logging.StreamHandler:
             hub_logger.removeHandler(handler)
+
+
+def load_checkpoint_files(folder: Path) -> tuple[Any, Any]:
+    """Loads a checkpoint folder's model and processor as they are, without a recognizer.
+
+    Raises:
+        ModelLoadError: The folder is not a checkpoint or cannot be loaded.
+    """
+    if not (Path(folder) / "config.json").is_file():
+        raise ModelLoadError(f"{folder}: not a model directory (no config.json)")
+    return _load_model_and_processor(str(folder), True)
 
 
 def _load_model_and_processor(source: str, local_only: bool) -> tuple[Any, Any]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from htr.char_lm import DEFAULT_ORDER as DEFAULT_LM_ORDER
 from htr.errors import LegajoError
 
 if TYPE_CHECKING:
@@ -92,6 +93,8 @@ class TrainConfig:
         patience: Stop early after this many validations in a row without a better CER
             (None: train to the end of the budget).
         val_lines: How many validation lines the periodic checks read (all at the end).
+        lm_order: The n of the character language model (`htr.char_lm`) counted from the
+            training transcriptions and published with the checkpoint; 0 publishes none.
         resume: Continue the run in `run_dir` from its trainer state.
         seed: Seed of data order, augmentation and initialisation.
         shape: Size of a new model (ignored when fine-tuning).
@@ -128,6 +131,7 @@ class TrainConfig:
     checkpoint_minutes: float = 10.0
     patience: int | None = None
     val_lines: int = 200
+    lm_order: int = DEFAULT_LM_ORDER
     resume: bool = False
     seed: int = 0
     shape: LineModelShape = field(default_factory=LineModelShape)
@@ -149,6 +153,8 @@ class TrainConfig:
         for folder, times in self.oversample:
             if times < 1:
                 raise ValueError(f"{folder}: oversampling must be at least 1 time, not {times}")
+        if self.lm_order < 0:
+            raise ValueError(f"lm_order must be at least 0, not {self.lm_order}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, not {self.device!r}")
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from htr.char_lm import LM_FILE, load_language_model
 from htr.remote_code import LINE_ENCODER_TYPE, write_remote_code
 from htr.training.config import LineSetUse, TrainConfig, ValidationResult
 
@@ -184,6 +185,7 @@ def model_card(
         f"curriculum over the first {config.curriculum:.0%} of the budget; synthetic share "
         f"{config.synthetic_share[0]:.0%} → {config.synthetic_share[1]:.0%}; augmentation "
         f"{'on' if config.augment else 'off'}.",
+        *_language_model_lines(config, trainer.model, len(real)),
         "",
         "## Measured",
         "",
@@ -231,6 +233,25 @@ def model_card(
             "",
         ]
     return "\n".join(lines)
+
+
+def _language_model_lines(config: TrainConfig, model: Any, real_lines: int) -> list[str]:
+    """What the model card says about the published character language model."""
+    language_model = load_language_model(config.out, int(model.config.decoder.vocab_size))
+    if language_model is None:
+        return []
+    order, lines, weight = language_model.order, language_model.lines, language_model.weight
+    inherited = config.base is not None and (config.base / LM_FILE).is_file()
+    origin = (
+        f"kept from the base model (counted there from {lines} lines)"
+        if inherited
+        else f"counted from the transcriptions of the {real_lines} training lines"
+    )
+    return [
+        f"- Character language model (`{LM_FILE}`): {order}-gram, interpolated Kneser-Ney, "
+        f"{origin}; beam search adds {weight:g} × its log-probability to each token's score "
+        "(`--lm-weight` changes that, 0 reads without it; `legajo lm` counts another)."
+    ]
 
 
 def _sources_table(config: TrainConfig, trainer: TrainedRun) -> list[str]:

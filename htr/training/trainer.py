@@ -57,7 +57,7 @@ from htr.training.config import (
     TrainProgress,
     ValidationResult,
 )
-from htr.training.model_card import write_trained_model
+from htr.training.model_card import distinct, write_trained_model
 from htr.training.run_data import load_training_data
 from htr.training.validation import validate, validate_recognizer
 from htr.training.vocabulary import grow_vocabulary
@@ -68,6 +68,9 @@ if TYPE_CHECKING:
     from htr.training.data import LineSample
 
 logger = logging.getLogger(__name__)
+
+MIN_LM_LINES = 1_000
+"""Fewer distinct training lines than this make no language model (their words only)."""
 
 
 def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Path:
@@ -124,6 +127,7 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Path
     trainer.fit(report)
     best = run / "checkpoints" / "best"
     source = best if best.is_dir() else run / "checkpoints" / "last"
+    _write_language_model(config, source, model, processor, train_lines)
     result = trainer.final_validation(source, report)
     wall_s = time.monotonic() - started
     write_trained_model(config, source, trainer, result, wall_s, data.line_sets)
@@ -138,6 +142,34 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Path
         )
     )
     return config.out
+
+
+def _write_language_model(
+    config: TrainConfig, checkpoint: Path, model: Any, processor: Any, lines: list[LineSample]
+) -> None:
+    """Puts the character language model next to the checkpoint to publish.
+
+    A fine-tuned model keeps its base's language model (fine-tuning on a few hundred
+    corrected lines must not shrink it to their words); otherwise the training
+    transcriptions are counted, when there are enough of them (`MIN_LM_LINES`). Written
+    before the final validation, so that it reads as the published model will.
+    """
+    from htr.char_lm import LM_FILE
+    from htr.training.language_model import build_language_model
+
+    target = checkpoint / LM_FILE
+    target.unlink(missing_ok=True)
+    if not config.lm_order:
+        return
+    inherited = config.base / LM_FILE if config.base is not None else None
+    if inherited is not None and inherited.is_file():
+        shutil.copyfile(inherited, target)
+        return
+    texts = [line.text for line in distinct(lines)]
+    if len(texts) < MIN_LM_LINES:
+        logger.info("no language model: %d training lines, fewer than %d", len(texts), MIN_LM_LINES)
+        return
+    build_language_model(texts, model, processor.tokenizer, order=config.lm_order).save(checkpoint)
 
 
 def _device(requested: str) -> torch.device:

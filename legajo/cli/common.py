@@ -228,6 +228,13 @@ def add_model_arguments(
         help="lines per batch (default 16 CPU, 64 GPU)",
     )
     parser.add_argument("--device", choices=DEVICES, default="auto", help="default: auto")
+    parser.add_argument(
+        "--lm-weight",
+        type=non_negative_float,
+        metavar="W",
+        help="weight of the model's character language model (char_lm.npz) in beam search; "
+        "0 reads without it (default: the weight stored with it)",
+    )
 
 
 def add_layout_argument(parser: argparse.ArgumentParser) -> None:
@@ -264,7 +271,11 @@ def model_for_collection(repository: Repository, model: str | None, collection: 
 def recognizer_settings(args: argparse.Namespace) -> RecognizerSettings:
     """Builds recognizer settings from parsed model arguments."""
     return RecognizerSettings(
-        beams=args.beams, n_best=args.n_best, batch_size=args.batch_size, device=args.device
+        beams=args.beams,
+        n_best=args.n_best,
+        batch_size=args.batch_size,
+        device=args.device,
+        lm_weight=args.lm_weight,
     )
 
 

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from legajo import __version__
 from legajo.cli import (
     archive,
+    language_model,
     maintenance,
     models,
     search,
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_transcribe_command(commands)
     training.add_eval_command(commands)
     training.add_train_command(commands)
+    language_model.add_lm_command(commands)
     archive.add_index_command(commands)
     maintenance.add_stats_command(commands)
     maintenance.add_errors_command(commands)

@@ -30,6 +30,7 @@ from legajo.cli.common import (
     Progress,
     add_model_arguments,
     add_storage_arguments,
+    non_negative_int,
     open_repository,
     positive_int,
     quiet_transformers,
@@ -263,6 +264,7 @@ def _rate(value: float | None) -> str:
 
 def add_train_command(commands: argparse._SubParsersAction) -> None:
     """Adds ``legajo train``."""
+    from htr.char_lm import DEFAULT_ORDER
     from htr.training.config import DEFAULT_CACHE
 
     parser = commands.add_parser(
@@ -274,35 +276,7 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
             "synthetic lines."
         ),
     )
-    parser.add_argument(
-        "--gt", type=Path, nargs="+", default=[], metavar="DIR", help="ground-truth folders"
-    )
-    parser.add_argument(
-        "--val",
-        type=Path,
-        nargs="+",
-        default=[],
-        metavar="DIR",
-        help="validation folders: their lines, from every source, are never trained on "
-        "(default: a tenth of the manuscript folders of the ground truth)",
-    )
-    parser.add_argument(
-        "--sources",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="sources file (e.g. data/training/sources.toml): train on its repositories' "
-        "folders and hold out its validation folders, besides --gt and --val",
-    )
-    parser.add_argument(
-        "--snapshots",
-        type=Path,
-        nargs="+",
-        default=[],
-        metavar="DIR",
-        help="with --sources: folders holding a copy of each listed repository, named "
-        "OWNER+NAME or NAME",
-    )
+    add_ground_truth_arguments(parser)
     parser.add_argument("--synthetic", type=int, default=0, metavar="N", help="synthetic lines")
     parser.add_argument(
         "--from",
@@ -343,6 +317,14 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--checkpoint-minutes", type=float, default=10.0, help="save and validate this often"
     )
+    parser.add_argument(
+        "--lm-order",
+        type=non_negative_int,
+        default=DEFAULT_ORDER,
+        metavar="N",
+        help="the n of the character language model counted from the training "
+        f"transcriptions and published with the model (default {DEFAULT_ORDER}; 0: none)",
+    )
     parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -356,6 +338,47 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
     )
     _add_database_arguments(parser)
     parser.set_defaults(run=_run_train)
+
+
+def add_ground_truth_arguments(
+    parser: argparse.ArgumentParser, *, automatic_split: bool = True
+) -> None:
+    """Adds ``--gt``, ``--val``, ``--sources`` and ``--snapshots`` (see `located_sources`).
+
+    Args:
+        parser: The command's parser.
+        automatic_split: Without ``--val``, the command holds out folders of its own.
+    """
+    split = " (default: a tenth of the manuscript folders of the ground truth)"
+    parser.add_argument(
+        "--gt", type=Path, nargs="+", default=[], metavar="DIR", help="ground-truth folders"
+    )
+    parser.add_argument(
+        "--val",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="validation folders: their lines, from every source, are never trained on"
+        + (split if automatic_split else ""),
+    )
+    parser.add_argument(
+        "--sources",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="sources file (e.g. data/training/sources.toml): train on its repositories' "
+        "folders and hold out its validation folders, besides --gt and --val",
+    )
+    parser.add_argument(
+        "--snapshots",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="DIR",
+        help="with --sources: folders holding a copy of each listed repository, named "
+        "OWNER+NAME or NAME",
+    )
 
 
 def _folder_times(text: str) -> tuple[Path, int]:
@@ -374,7 +397,7 @@ def _run_train(args: argparse.Namespace) -> int:
         return 2
     try:
         readers = database_readers(args)
-        located = _located_sources(args)
+        located = located_sources(args)
     except LegajoError as error:
         print(f"legajo train: {error}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, (*USAGE_ERRORS, OptionError)) else EXIT_FAILED
@@ -396,6 +419,7 @@ def _run_train(args: argparse.Namespace) -> int:
             grow_vocabulary=args.grow_vocabulary,
             oversample=tuple(args.oversample),
             checkpoint_minutes=args.checkpoint_minutes,
+            lm_order=args.lm_order,
             resume=args.resume,
             seed=args.seed,
             device=args.device,
@@ -430,7 +454,7 @@ def _run_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _located_sources(args: argparse.Namespace) -> list[LocatedSource]:
+def located_sources(args: argparse.Namespace) -> list[LocatedSource]:
     """The copies of the sources file's repositories (none without ``--sources``).
 
     Raises:

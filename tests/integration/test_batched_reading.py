@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
+from transformers import LogitsProcessor
 from transformers.modeling_outputs import BaseModelOutput
 
+from htr.char_lm import CharLanguageModel
 from htr.default_model import default_model_path
 from htr.images import load_page_images
 from htr.layout.files import read_layout_file
@@ -24,22 +27,40 @@ from tests.conftest import SAMPLES
 pytestmark = pytest.mark.slow  # the bundled model reads real lines several times
 
 MODEL = default_model_path()
+SAMPLE = SAMPLES / "bnf-esp-285_linaje_ayala_v2.jpg"
 BEAMS = 3
 
 
 @pytest.fixture(scope="module")
 def lines() -> list[Image.Image]:
     """Ten lines of very different widths from the ALTO sample page."""
-    path = SAMPLES / "bnf-esp-285_linaje_ayala_v2.jpg"
-    page = load_page_images(path)[0].image
-    layout = read_layout_file(path.with_suffix(".xml"))
+    page = load_page_images(SAMPLE)[0].image
+    layout = read_layout_file(SAMPLE.with_suffix(".xml"))
     crops = [crop_line(page, line) for line in layout.lines]
     crops.sort(key=lambda crop: crop.width / max(1, crop.height))
     return [crops[i * (len(crops) - 1) // 9] for i in range(10)]
 
 
-def read(lines: list[Image.Image], batch_size: int) -> list[LineReading]:
-    settings = RecognizerSettings(beams=BEAMS, n_best=BEAMS, batch_size=batch_size)
+@pytest.fixture(scope="module")
+def language_model() -> CharLanguageModel:
+    """A 4-gram model of the sample page's own transcriptions (so that it changes readings)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(MODEL)
+    texts = [line.text for line in read_layout_file(SAMPLE.with_suffix(".xml")).lines if line.text]
+    ids = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    vocabulary = len(tokenizer)
+    return CharLanguageModel.train(
+        ids, vocabulary, tokenizer.bos_token_id, tokenizer.eos_token_id, order=4, weight=0.5
+    )
+
+
+def read(
+    lines: list[Image.Image], batch_size: int, lm_weight: float | None = None
+) -> list[LineReading]:
+    settings = RecognizerSettings(
+        beams=BEAMS, n_best=BEAMS, batch_size=batch_size, lm_weight=lm_weight
+    )
     return load_recognizer(MODEL, settings).recognize(lines)
 
 
@@ -60,7 +81,8 @@ def test_a_line_reads_the_same_alone_and_in_a_batch(lines: list[Image.Image]) ->
 
 
 def test_the_best_reading_is_what_generate_returns_first(lines: list[Image.Image]) -> None:
-    """The transformers loop with the same joint decoding gives the same best readings."""
+    """The transformers loop with the same joint decoding gives the same best readings
+    (without the bundled model's language model, which `generate` does not know)."""
     from transformers import AutoProcessor, LogitsProcessorList, VisionEncoderDecoderModel
 
     from htr.line_model import CTCPrefixScorer
@@ -92,12 +114,27 @@ def test_the_best_reading_is_what_generate_returns_first(lines: list[Image.Image
                 logits_processor=LogitsProcessorList([scorer]),
             )
             expected.append(processor.batch_decode(ids, skip_special_tokens=True)[0].strip())
-    assert [r.text for r in read(lines, batch_size=4)] == expected
+    assert [r.text for r in read(lines, batch_size=4, lm_weight=0)] == expected
 
 
-def test_the_batched_beam_search_is_generate_line_by_line(lines: list[Image.Image]) -> None:
+class LanguageModelScores(LogitsProcessor):
+    """Adds ``weight * log P_lm(token | tokens so far)`` to each row, as shallow fusion does."""
+
+    def __init__(self, language_model: CharLanguageModel, weight: float) -> None:
+        self.language_model, self.weight = language_model, weight
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        rows = [self.language_model.log_probs(ids[1:]) for ids in input_ids.tolist()]
+        return scores + self.weight * torch.from_numpy(np.stack(rows))
+
+
+@pytest.mark.parametrize("fused", [False, True], ids=["alone", "with-language-model"])
+def test_the_batched_beam_search_is_generate_line_by_line(
+    lines: list[Image.Image], language_model: CharLanguageModel, fused: bool
+) -> None:
     """`htr.beam_search` drops lines as they finish, each at its own length bound; every line's
-    n-best, their scores and their token scores are those of `generate` reading it alone."""
+    n-best, their scores and their token scores are those of `generate` reading it alone,
+    with the language model's scores added to the joint ones when it is fused."""
     from transformers import AutoProcessor, LogitsProcessorList, VisionEncoderDecoderModel
 
     from htr.beam_search import beam_search
@@ -132,7 +169,16 @@ def test_the_batched_beam_search_is_generate_line_by_line(lines: list[Image.Imag
         assert batch.ctc_log_probs is not None
         with shared_cross_attention(model, batch.hidden, batch.mask) as shared:
             assert shared is not None
-            found = beam_search(model, shared, scorer(batch.ctc_log_probs), bounds, BEAMS, BEAMS)
+            found = beam_search(
+                model,
+                shared,
+                scorer(batch.ctc_log_probs),
+                bounds,
+                BEAMS,
+                BEAMS,
+                language_model if fused else None,
+                language_model.weight,
+            )
         for line, bound, hypotheses in zip(encoded, bounds, found, strict=True):
             assert line.ctc_log_probs is not None
             log_probs = line.ctc_log_probs[None]
@@ -141,7 +187,14 @@ def test_the_batched_beam_search_is_generate_line_by_line(lines: list[Image.Imag
                 num_beams=BEAMS,
                 num_return_sequences=BEAMS,
                 max_length=bound,
-                logits_processor=LogitsProcessorList([scorer(log_probs)]),
+                logits_processor=LogitsProcessorList(
+                    [scorer(log_probs)]
+                    + (
+                        [LanguageModelScores(language_model, language_model.weight)]
+                        if fused
+                        else []
+                    )
+                ),
                 output_scores=True,
                 return_dict_in_generate=True,
             )

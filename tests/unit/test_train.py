@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -306,3 +307,49 @@ def test_fine_tunes_a_standard_trocr_checkpoint(tiny_checkpoint: Path, tmp_path:
     assert "from scratch" not in card
     assert f"base_model: {json.dumps(str(tiny_checkpoint))}" in card.split("---\n")[1]
     assert "custom_code" not in card and not (out / "modeling_legajo_line.py").exists()
+
+
+@pytest.mark.parametrize("order", [3, 0])
+def test_a_run_publishes_the_language_model_of_its_transcriptions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order: int
+) -> None:
+    from htr.char_lm import LM_FILE, load_language_model
+
+    page = REPO / "data" / "samples" / "bnf-esp-285_linaje_ayala_v2.jpg"
+    folder = tmp_path / "gt" / "ayala"
+    folder.mkdir(parents=True)
+    for path in (page, page.with_suffix(".xml")):
+        shutil.copy(path, folder / path.name)
+    lines = len(gt_lines([folder], None, height=TINY.image_height))
+    config = TrainConfig(
+        out=tmp_path / "model",
+        gt=(folder,),
+        oversample=((folder, 3),),
+        steps=2,
+        batch_size=4,
+        shape=TINY,
+        cache_dir=None,
+        threads=1,
+        lm_order=order,
+    )
+    monkeypatch.setattr("htr.training.trainer.MIN_LM_LINES", lines + 1)
+    out = train(config)
+    assert not (out / LM_FILE).exists()  # too few lines
+    monkeypatch.setattr("htr.training.trainer.MIN_LM_LINES", lines)
+    out = train(config)
+    card = (out / "README.md").read_text()
+    if not order:
+        assert not (out / LM_FILE).exists() and "language model" not in card
+        return
+    vocabulary = json.loads((out / "config.json").read_text())["decoder"]["vocab_size"]
+    language_model = load_language_model(out, vocabulary)
+    assert language_model is not None
+    assert (language_model.order, language_model.lines) == (3, lines)  # each line once
+    assert (
+        f"3-gram, interpolated Kneser-Ney, counted from the transcriptions of the {lines}" in card
+    )
+    # Fine-tuning keeps the base's language model, even from fewer lines.
+    monkeypatch.setattr("htr.training.trainer.MIN_LM_LINES", 10**6)
+    tuned = train(replace(config, out=tmp_path / "tuned", base=out, lm_order=5))
+    assert (tuned / LM_FILE).read_bytes() == (out / LM_FILE).read_bytes()
+    assert "kept from the base model (counted there from" in (tuned / "README.md").read_text()

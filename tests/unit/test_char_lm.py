@@ -1,0 +1,141 @@
+"""The character n-gram language model: Kneser-Ney probabilities, storage, bad files."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from htr.char_lm import LM_FILE, CharLanguageModel, LanguageModelError, load_language_model
+
+VOCABULARY, START, END = 12, 1, 2
+A, B, C, D = 4, 5, 6, 7
+
+
+def model(lines: list[list[int]], order: int = 3, weight: float = 0.3) -> CharLanguageModel:
+    return CharLanguageModel.train(lines, VOCABULARY, START, END, order=order, weight=weight)
+
+
+LINES = [[A, B, C], [A, B, C], [A, B, D], [C, A, B, C], [D, D]]
+
+
+@pytest.mark.parametrize("history", [[], [A], [A, B], [D, D, D], [9, 10], [A, B, C, A, B]])
+def test_every_next_token_distribution_sums_to_one(history: list[int]) -> None:
+    probs = np.exp(model(LINES).log_probs(history).astype(np.float64))
+    assert probs.sum() == pytest.approx(1.0, abs=1e-5)
+    assert (probs > 0).all()
+
+
+def test_order_one_is_the_discounted_unigram_mixed_with_the_uniform() -> None:
+    """With one order, p(w) = max(c(w) - D, 0) / N + D * types / N / V, D = n1 / (n1 + 2 n2)."""
+    lines = [[A, A, B], [A, C]]  # tokens with the end tokens: A 3, B 1, C 1, END 2
+    counts = {A: 3, B: 1, C: 1, END: 2}
+    total, types = sum(counts.values()), len(counts)
+    n1, n2 = 2, 1
+    discount = n1 / (n1 + 2 * n2)
+    expected = np.full(VOCABULARY, discount * types / total / VOCABULARY)
+    for token, n in counts.items():
+        expected[token] += max(n - discount, 0) / total
+    found = np.exp(model(lines, order=1).log_probs([B, C]).astype(np.float64))
+    assert found == pytest.approx(expected, rel=1e-5)
+
+
+def test_seen_continuations_are_preferred_and_lines_end_where_they_did() -> None:
+    lm = model(LINES)
+    after_ab = lm.log_probs([A, B])
+    assert int(np.argmax(after_ab)) == C
+    assert after_ab[C] > after_ab[D] > after_ab[A]
+    assert int(np.argmax(lm.log_probs([A, B, C]))) == END
+    assert int(np.argmax(lm.log_probs([]))) == A  # lines start with A most often
+    # Only the last order - 1 tokens count.
+    assert lm.log_probs([D, D, A, B]) == pytest.approx(lm.log_probs([A, B]), abs=0)
+
+
+def test_lower_orders_count_distinct_predecessors() -> None:
+    """Kneser-Ney: after an unseen context, B (seen after one token only: A) is less likely
+    than D (seen after three: B, D and the start), though B occurs more often."""
+    lm = model(LINES, order=2)
+    unseen = lm.log_probs([9])
+    assert unseen[D] > unseen[B]
+
+
+def test_perplexity_is_lower_on_text_like_the_training_lines() -> None:
+    lm = model(LINES)
+    assert lm.perplexity([[A, B, C]]) < lm.perplexity([[C, D, B, A]])
+    assert lm.perplexity([[A, B, C]]) > 1.0
+
+
+def test_saved_and_loaded_it_gives_the_same_probabilities(tmp_path: Path) -> None:
+    lm = model(LINES, order=4, weight=0.25)
+    path = lm.save(tmp_path)
+    assert path == tmp_path / LM_FILE
+    loaded = load_language_model(tmp_path, VOCABULARY)
+    assert loaded is not None
+    assert (loaded.order, loaded.weight, loaded.lines) == (4, 0.25, len(LINES))
+    assert loaded.describe() == "4-gram, weight 0.25"
+    for history in ([], [A], [A, B, C], [D, 9, A]):
+        assert loaded.log_probs(history) == pytest.approx(lm.log_probs(history), abs=1e-7)
+
+
+def test_a_folder_without_one_has_none(tmp_path: Path) -> None:
+    assert load_language_model(tmp_path, VOCABULARY) is None
+
+
+def _rewrite(path: Path, change: Callable[[dict[str, Any], dict[str, np.ndarray]], None]) -> None:
+    with np.load(path) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    meta = json.loads(str(arrays["meta"]))
+    change(meta, arrays)
+    arrays["meta"] = np.array(json.dumps(meta))
+    with path.open("wb") as stream:
+        np.savez_compressed(stream, **arrays)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda meta, arrays: meta.update(format=99), "unknown format"),
+        (lambda meta, arrays: arrays.pop("ids2"), "not a language model file"),
+        (lambda meta, arrays: meta.update(vocabulary=VOCABULARY + 1), "made for 13 tokens"),
+        (lambda meta, arrays: meta.update(order=5), "levels for order 5"),
+        (lambda meta, arrays: meta.update(weight=-1), "weight must be"),
+        (lambda meta, arrays: arrays.update(ids1=arrays["ids1"] + 100), "outside the vocabulary"),
+    ],
+)
+def test_bad_files_are_named_in_the_error(tmp_path: Path, change, message: str) -> None:
+    path = model(LINES).save(tmp_path)
+    _rewrite(path, change)
+    with pytest.raises(LanguageModelError, match=message) as raised:
+        load_language_model(tmp_path, VOCABULARY)
+    assert str(path) in str(raised.value)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip file", b"PK\x03\x04 truncated"])
+def test_unreadable_files_are_an_error(tmp_path: Path, content: bytes) -> None:
+    path = model(LINES).save(tmp_path)
+    path.write_bytes(content)
+    with pytest.raises(LanguageModelError, match="not a language model file"):
+        load_language_model(tmp_path, VOCABULARY)
+
+
+def test_no_lines_or_no_order_is_an_error() -> None:
+    with pytest.raises(LanguageModelError, match="no lines"):
+        model([])
+    with pytest.raises(LanguageModelError, match="at least 1"):
+        model(LINES, order=0)
+
+
+def test_the_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("htr.char_lm.CACHE_LIMIT", 3)
+    lm = model(LINES)
+    first = lm.log_probs([A, B]).copy()
+    for token in range(4, 12):
+        lm.log_probs([token, token])
+    assert len(lm._cache) <= 3
+    assert lm.log_probs([A, B]) == pytest.approx(first, abs=0)
+    assert math.isfinite(float(lm.log_probs([]).max()))
