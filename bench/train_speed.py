@@ -1,12 +1,13 @@
 """Training and inference speed of a checkpoint, in lines per second.
 
     python bench/train_speed.py [CHECKPOINT] [--lines N] [--batch-size N] [--steps N]
-                                [--beams N] [--device auto|cpu|cuda]
+                                [--beams N] [--lm-weight W] [--device auto|cpu|cuda]
 
 Training: optimizer steps (joint CTC + cross-entropy loss when the encoder has a CTC head,
 augmentation on) on synthetic lines, timed after one warm-up step. Inference:
 `load_recognizer(CHECKPOINT).recognize` on the same lines with the default decoding (or
-`--beams`). The default checkpoint is `data/models/legajo-default`.
+`--beams`; `--lm-weight 0` reads without the checkpoint's character language model). The
+default checkpoint is `data/models/legajo-default`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=5, help="timed training steps")
     parser.add_argument("--beams", type=int, default=None, help="beam width (default: 5)")
+    parser.add_argument(
+        "--lm-weight", type=float, default=None, help="language model weight (default: stored)"
+    )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     args = parser.parse_args()
 
@@ -40,9 +44,10 @@ def main() -> None:
     from htr.training.model_card import hardware
     from htr.training.trainer import training_throughput
 
-    settings = RecognizerSettings(device=args.device)
-    if args.beams is not None:
-        settings = RecognizerSettings(beams=args.beams, n_best=args.beams, device=args.device)
+    beams = 5 if args.beams is None else args.beams
+    settings = RecognizerSettings(
+        beams=beams, n_best=beams, device=args.device, lm_weight=args.lm_weight
+    )
     recognizer = load_recognizer(args.checkpoint, settings)
     model = recognizer._model
     processor = recognizer._processor

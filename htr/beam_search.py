@@ -17,7 +17,9 @@ It also keeps each beam's token scores (the joint scores of its tokens, as
 
 With a character language model (`htr.char_lm`), its weighted log-probability of each next
 token is added to the joint scores at every step (shallow fusion), as one more logits
-processor after the CTC scorer would add it in `generate`.
+processor after the CTC scorer would add it in `generate`. The token scores kept are the
+joint ones without it: word confidences say how sure the recognizer is of what it saw, and a
+language model's preference is no evidence of that.
 """
 
 from __future__ import annotations
@@ -42,9 +44,11 @@ class Hypothesis:
 
     Attributes:
         ids: Its tokens after the start token, up to and with the end token (when it ended).
-        token_scores: The joint log-probability of each token, as beam search scored it.
-        score: Beam search's length-normalised score (the sum of `token_scores` over the
-            number of tokens).
+        token_scores: The joint log-probability of each token, as beam search scored it
+            (without the language model's part: these are the recognizer's own scores,
+            which word confidences come from).
+        score: Beam search's length-normalised score (the sum of the tokens' scores, the
+            language model's part included, over the number of tokens).
     """
 
     ids: list[int]
@@ -183,9 +187,11 @@ def beam_search(
             so_far = search.sequences[:, :, :length].reshape(active * beams, length)
             rows_lines = search.lines.repeat_interleave(beams).tolist()
             log_probs = scorer.rescore(so_far, log_probs, rows_lines)
+        own = log_probs.view(active, beams, -1)
+        fused = own
         if language_model is not None and lm_weight:
-            log_probs = log_probs + lm_weight * _lm_scores(language_model, search, length)
-        parents, candidates = _step(search, log_probs.view(active, beams, -1), length, eos)
+            fused = own + lm_weight * _lm_scores(language_model, search, length).view_as(own)
+        parents, candidates = _step(search, fused, own, length, eos)
         _update_finished(search, candidates, length, length_penalty)
         length += 1
         # transformers' `_check_early_stop_heuristic` with early_stopping=False.
@@ -228,7 +234,7 @@ class _Candidates:
 
 
 def _step(
-    search: _Search, step_scores: torch.Tensor, length: int, eos: int
+    search: _Search, step_scores: torch.Tensor, own_scores: torch.Tensor, length: int, eos: int
 ) -> tuple[torch.Tensor, _Candidates]:
     """Extends the running beams by one token.
 
@@ -238,7 +244,10 @@ def _step(
 
     Args:
         search: The lines' state.
-        step_scores: The (joint) log-probabilities of the next token, (lines, beams, vocab).
+        step_scores: The scores of the next token that rank the beams (joint
+            log-probabilities, plus the language model's part), (lines, beams, vocab).
+        own_scores: The recognizer's own part of them (the joint log-probabilities), kept as
+            the token scores.
         length: Tokens in each running beam so far (start token included).
         eos: The end token.
 
@@ -255,7 +264,7 @@ def _step(
     top_sequences = _gather(search.sequences, from_beam)
     top_sequences[:, :, length] = tokens
     top_token_scores = _gather(search.token_scores, from_beam)
-    top_token_scores[:, :, length - 1] = _gather(step_scores, from_beam).gather(
+    top_token_scores[:, :, length - 1] = _gather(own_scores, from_beam).gather(
         2, tokens[:, :, None]
     )[:, :, 0]
     hits = (tokens == eos) | (length + 1 >= search.bounds)[:, None]

@@ -52,7 +52,9 @@ class _Level:
     """The counts of one order, as arrays.
 
     Context ``i`` (a row of `contexts`) is followed by tokens ``ids[offsets[i]:offsets[i +
-    1]]``, each as often as ``counts`` says; `rows` finds a context's row.
+    1]]``, each as often as ``counts`` says; `rows` finds a context's row. Worked out once:
+    each follower's discounted share (`shares`) and each context's weight of the order
+    below (`backoff`).
     """
 
     contexts: npt.NDArray[np.int32]
@@ -61,6 +63,8 @@ class _Level:
     counts: npt.NDArray[np.float64]
     discount: float
     rows: dict[tuple[int, ...], int]
+    shares: npt.NDArray[np.float64]
+    backoff: npt.NDArray[np.float64]
 
     @classmethod
     def from_arrays(
@@ -72,17 +76,24 @@ class _Level:
         discount: float,
     ) -> _Level:
         rows = {tuple(context): row for row, context in enumerate(contexts.tolist())}
-        return cls(contexts, offsets, ids, counts, discount, rows)
+        # reduceat needs at least one follower; a level without any has no contexts either
+        totals = np.add.reduceat(counts, offsets[:-1]) if len(ids) else np.ones(0)
+        per_follower = np.repeat(totals, np.diff(offsets))
+        shares = np.maximum(counts - discount, 0.0) / per_follower
+        backoff = discount * np.diff(offsets) / totals
+        return cls(contexts, offsets, ids, counts, discount, rows, shares, backoff)
 
-    def followers(
-        self, context: tuple[int, ...]
-    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]] | None:
-        """The tokens seen after `context` and their counts, or None if it was never seen."""
+    def mix(
+        self, context: tuple[int, ...], below: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
+        """The distribution after `context` from `below`, that of its shorter context."""
         row = self.rows.get(context)
         if row is None:
-            return None
+            return below  # an unseen context leaves everything to the order below
         start, end = self.offsets[row], self.offsets[row + 1]
-        return self.ids[start:end], self.counts[start:end]
+        probs = below * self.backoff[row]
+        probs[self.ids[start:end]] += self.shares[start:end]
+        return probs
 
 
 @dataclass(slots=True)
@@ -187,19 +198,11 @@ class CharLanguageModel:
         found = self._mixed.get(context)
         if found is not None:
             return found
-        level = self._levels[len(context)]
-        seen = level.followers(context)
-        if not context:
-            below = np.full(self.vocabulary, 1.0 / self.vocabulary)
-        else:
+        if context:
             below = self._probs(context[1:])
-        if seen is None:
-            probs = below
         else:
-            ids, counts = seen
-            total = float(counts.sum())
-            probs = below * (level.discount * len(ids) / total)
-            probs[ids] += np.maximum(counts - level.discount, 0.0) / total
+            below = np.full(self.vocabulary, 1.0 / self.vocabulary)
+        probs = self._levels[len(context)].mix(context, below)
         self._mixed[context] = probs
         return probs
 

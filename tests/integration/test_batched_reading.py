@@ -179,6 +179,15 @@ def test_the_batched_beam_search_is_generate_line_by_line(
                 language_model if fused else None,
                 language_model.weight,
             )
+        if fused:  # the language model must change some readings, or the test proves nothing
+            with shared_cross_attention(model, batch.hidden, batch.mask) as shared:
+                assert shared is not None
+                plain = beam_search(
+                    model, shared, scorer(batch.ctc_log_probs), bounds, BEAMS, BEAMS
+                )
+            assert [[h.ids for h in line] for line in plain] != [
+                [h.ids for h in line] for line in found
+            ]
         for line, bound, hypotheses in zip(encoded, bounds, found, strict=True):
             assert line.ctc_log_probs is not None
             log_probs = line.ctc_log_probs[None]
@@ -209,5 +218,13 @@ def test_the_batched_beam_search_is_generate_line_by_line(
                 output.sequences_scores.tolist(), abs=1e-5
             )
             for h, scores, n in zip(hypotheses, token_scores.tolist(), lengths, strict=True):
-                assert h.token_scores == pytest.approx(scores[:n], abs=1e-5)
+                # The token scores kept are the recognizer's own, without the fused part.
+                fusion = [
+                    language_model.weight * float(language_model.log_probs(h.ids[:i])[token])
+                    if fused
+                    else 0.0
+                    for i, token in enumerate(h.ids)
+                ]
+                own = [score - part for score, part in zip(scores[:n], fusion, strict=True)]
+                assert h.token_scores == pytest.approx(own, abs=1e-4)
     assert any(h.ids[-1] != tokenizer.eos_token_id for h in found[3])
