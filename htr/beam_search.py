@@ -17,9 +17,11 @@ It also keeps each beam's token scores (the joint scores of its tokens, as
 
 With a character language model (`htr.char_lm`), its weighted log-probability of each next
 token is added to the joint scores at every step (shallow fusion), as one more logits
-processor after the CTC scorer would add it in `generate`. The token scores kept are the
-joint ones without it: word confidences say how sure the recognizer is of what it saw, and a
-language model's preference is no evidence of that.
+processor after the CTC scorer would add it in `generate`. The token scores kept are then
+each step's fused scores normalised over the candidates (a log-softmax of the row): a
+probability of each token given the image and the language model, which word confidences
+come from (the fused scores themselves are not probabilities, and the joint scores without
+the language model would say nothing of why a token was chosen).
 """
 
 from __future__ import annotations
@@ -45,8 +47,7 @@ class Hypothesis:
     Attributes:
         ids: Its tokens after the start token, up to and with the end token (when it ended).
         token_scores: The joint log-probability of each token, as beam search scored it
-            (without the language model's part: these are the recognizer's own scores,
-            which word confidences come from).
+            (with a language model: its fused score normalised over the step's candidates).
         score: Beam search's length-normalised score (the sum of the tokens' scores, the
             language model's part included, over the number of tokens).
     """
@@ -188,10 +189,11 @@ def beam_search(
             rows_lines = search.lines.repeat_interleave(beams).tolist()
             log_probs = scorer.rescore(so_far, log_probs, rows_lines)
         own = log_probs.view(active, beams, -1)
-        fused = own
+        fused = kept = own
         if language_model is not None and lm_weight:
             fused = own + lm_weight * _lm_scores(language_model, search, length).view_as(own)
-        parents, candidates = _step(search, fused, own, length, eos)
+            kept = fused.log_softmax(dim=-1)
+        parents, candidates = _step(search, fused, kept, length, eos)
         _update_finished(search, candidates, length, length_penalty)
         length += 1
         # transformers' `_check_early_stop_heuristic` with early_stopping=False.
@@ -234,7 +236,7 @@ class _Candidates:
 
 
 def _step(
-    search: _Search, step_scores: torch.Tensor, own_scores: torch.Tensor, length: int, eos: int
+    search: _Search, step_scores: torch.Tensor, kept_scores: torch.Tensor, length: int, eos: int
 ) -> tuple[torch.Tensor, _Candidates]:
     """Extends the running beams by one token.
 
@@ -246,8 +248,8 @@ def _step(
         search: The lines' state.
         step_scores: The scores of the next token that rank the beams (joint
             log-probabilities, plus the language model's part), (lines, beams, vocab).
-        own_scores: The recognizer's own part of them (the joint log-probabilities), kept as
-            the token scores.
+        kept_scores: The scores kept as the token scores (the joint log-probabilities; with a
+            language model, the fused scores normalised over the candidates).
         length: Tokens in each running beam so far (start token included).
         eos: The end token.
 
@@ -264,7 +266,7 @@ def _step(
     top_sequences = _gather(search.sequences, from_beam)
     top_sequences[:, :, length] = tokens
     top_token_scores = _gather(search.token_scores, from_beam)
-    top_token_scores[:, :, length - 1] = _gather(own_scores, from_beam).gather(
+    top_token_scores[:, :, length - 1] = _gather(kept_scores, from_beam).gather(
         2, tokens[:, :, None]
     )[:, :, 0]
     hits = (tokens == eos) | (length + 1 >= search.bounds)[:, None]
