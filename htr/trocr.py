@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from htr import SOFTWARE
 from htr.calibration import Calibration, load_calibration
-from htr.char_lm import CharLanguageModel, load_language_model
+from htr.char_lm import LM_FILE, CharLanguageModel, load_language_model
 from htr.confidence import (
     WordReading,
     beam_log_weights,
@@ -148,6 +148,10 @@ class TrOCRRecognizer:
         language_model = None
         if local.exists() and settings.lm_weight != 0:
             language_model = load_language_model(local, int(model.config.decoder.vocab_size))
+            if language_model is not None and not (_has_ctc_head(model) and settings.beams > 1):
+                # Only the joint CTC/attention beam search (`htr.beam_search`) fuses one.
+                logger.info("%s: language model not used (greedy, or no CTC head)", model_id)
+                language_model = None
         logger.info("loaded %s (revision %s) on %s", model_id, revision, device)
         return cls(
             model, processor, model_id, revision, settings, device, calibration, language_model
@@ -728,7 +732,11 @@ def _load_model_and_processor(source: str, local_only: bool) -> tuple[Any, Any]:
 
 
 def _weights_digest(directory: Path) -> str:
-    """Returns a short SHA-256 over the checkpoint's config and weight files.
+    """Returns a short SHA-256 over the checkpoint's config, weight and language model files.
+
+    The character language model (`htr.char_lm`) is part of what a checkpoint reads: with
+    another one, the same weights write other readings, which `legajo index` and `legajo
+    reread` must not take for readings they already have.
 
     An ``auto_map`` in ``config.json`` only says where plain transformers finds the model's
     code: it is left out (the config hashed as transformers writes it, sorted with an
@@ -739,7 +747,7 @@ def _weights_digest(directory: Path) -> str:
     names = sorted(
         p
         for p in directory.iterdir()
-        if p.suffix in {".safetensors", ".bin"} or p.name == "config.json"
+        if p.suffix in {".safetensors", ".bin"} or p.name in {"config.json", LM_FILE}
     )
     for path in names:
         digest.update(path.name.encode())

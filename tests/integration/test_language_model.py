@@ -169,3 +169,9 @@ def test_legajo_lm_needs_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["lm", "--model", str(tmp_path), "--gt", str(first)]) == 1
     assert "not a model directory" in capsys.readouterr().err
     assert not (tmp_path / LM_FILE).exists()
+
+
+def test_greedy_reading_does_not_claim_the_language_model(checkpoints: tuple[Path, Path]) -> None:
+    """Only beam search fuses it, so a greedy recognizer neither uses nor records it."""
+    greedy = load_recognizer(checkpoints[1], RecognizerSettings(beams=1, n_best=1))
+    assert greedy.processing_step().settings["language_model"] is None
