@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 import time
@@ -86,10 +87,10 @@ def non_negative_int(value: str) -> int:
 
 
 def non_negative_float(value: str) -> float:
-    """Parses a command-line number that must not be negative."""
+    """Parses a command-line number that must be finite and not negative."""
     number = float(value)
-    if not number >= 0.0:  # NaN too
-        raise argparse.ArgumentTypeError(f"must not be negative, not {value}")
+    if not 0.0 <= number < math.inf:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be a number of at least 0, not {value}")
     return number
 
 

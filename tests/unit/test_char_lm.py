@@ -139,3 +139,20 @@ def test_the_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(lm._cache) <= 3
     assert lm.log_probs([A, B]) == pytest.approx(first, abs=0)
     assert math.isfinite(float(lm.log_probs([]).max()))
+
+
+@pytest.mark.parametrize("weight", [-0.1, float("nan"), float("inf")])
+def test_a_weight_below_zero_or_not_a_number_is_refused(weight: float) -> None:
+    from htr.reading import RecognizerSettings
+
+    with pytest.raises(ValueError, match="lm_weight"):
+        RecognizerSettings(lm_weight=weight)
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "x"])
+def test_the_command_line_refuses_a_bad_weight(value: str) -> None:
+    from legajo.cli.main import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["transcribe", "page.jpg", "--lm-weight", value])
+    assert build_parser().parse_args(["transcribe", "p.jpg", "--lm-weight", "0"]).lm_weight == 0
