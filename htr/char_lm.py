@@ -44,7 +44,7 @@ CACHE_LIMIT = 200_000
 
 
 class LanguageModelError(LegajoError):
-    """A language model file is missing, malformed or does not fit the model."""
+    """A language model cannot be made, or its file is malformed or does not fit the model."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +143,13 @@ class CharLanguageModel:
             The model.
 
         Raises:
-            LanguageModelError: `order` is below 1, or there are no lines.
+            LanguageModelError: `order` is below 1, `weight` below 0, there are no lines,
+                or a token is outside the vocabulary.
         """
         if order < 1:
             raise LanguageModelError(f"order must be at least 1, not {order}")
+        if not 0 <= weight < math.inf:
+            raise LanguageModelError(f"weight must be a number of at least 0, not {weight}")
         top: Counter[tuple[int, ...]] = Counter()
         count = 0
         for ids in lines:
@@ -160,6 +163,11 @@ class CharLanguageModel:
             # Kneser-Ney: a lower order counts the distinct tokens seen before each n-gram.
             lower: Counter[tuple[int, ...]] = Counter(gram[1:] for gram in levels_counts[-1])
             levels_counts.append(lower)
+        outside = {t for gram in top for t in gram if not 0 <= t < vocabulary}
+        if outside:
+            raise LanguageModelError(
+                f"tokens {sorted(outside)[:5]} are outside the vocabulary of {vocabulary}"
+            )
         levels = [_level(counts, k) for k, counts in enumerate(reversed(levels_counts))]
         logger.info("character %d-gram model of %d lines", order, count)
         return cls(order, vocabulary, start_id, end_id, count, weight, levels)

@@ -128,6 +128,10 @@ def test_no_lines_or_no_order_is_an_error() -> None:
         model([])
     with pytest.raises(LanguageModelError, match="at least 1"):
         model(LINES, order=0)
+    with pytest.raises(LanguageModelError, match="weight"):
+        model(LINES, weight=-1)
+    with pytest.raises(LanguageModelError, match=r"tokens \[12\] are outside"):
+        model([[A, VOCABULARY]])
 
 
 def test_the_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
