@@ -164,7 +164,8 @@ def beam_search(
         n_return: Readings returned per line (at most `num_beams`).
         language_model: A character language model fused into the search (shallow fusion):
             ``lm_weight`` times its log-probability of each token is added to the token's
-            joint score, in the beam scores and in the token scores. None reads without one.
+            joint score in the beam scores; the token scores are then the fused scores
+            normalised over the step's candidates. None reads without one.
         lm_weight: Its weight.
 
     Returns:
