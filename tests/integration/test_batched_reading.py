@@ -164,7 +164,7 @@ def test_the_batched_beam_search_is_generate_line_by_line(
             1 + math.ceil(CTC_LENGTH_FACTOR * line.ctc_length) + CTC_LENGTH_MARGIN
             for line in encoded
         ]
-        bounds[3] = bounds[7] = 6  # these lines end at their length bound, not with </s>
+        bounds[3] = bounds[7] = 4  # these lines end at their length bound, not with </s>
         batch = stack_encoded(encoded, blank_id=0)
         assert batch.ctc_log_probs is not None
         with shared_cross_attention(model, batch.hidden, batch.mask) as shared:
