@@ -172,9 +172,13 @@ class CharLanguageModel:
         logger.info("character %d-gram model of %d lines", order, count)
         return cls(order, vocabulary, start_id, end_id, count, weight, levels)
 
-    def describe(self) -> str:
-        """A short description for provenance records, e.g. ``"5-gram, weight 0.3"``."""
-        return f"{self.order}-gram, weight {self.weight:g}"
+    def describe(self, weight: float | None = None) -> str:
+        """A short description for provenance records, e.g. ``"5-gram, weight 0.3"``.
+
+        Args:
+            weight: The weight it is read with, when not its own.
+        """
+        return f"{self.order}-gram, weight {self.weight if weight is None else weight:g}"
 
     def log_probs(self, history: Sequence[int]) -> npt.NDArray[np.float32]:
         """Natural log-probabilities of every next token after `history`.

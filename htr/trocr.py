@@ -183,9 +183,7 @@ class TrOCRRecognizer:
                 "max_new_tokens": s.max_new_tokens,
                 "calibration": self._calibration.describe() if self._calibration else None,
                 "language_model": (
-                    f"{self._language_model.order}-gram, weight {self._lm_weight:g}"
-                    if self._language_model
-                    else None
+                    self._language_model.describe(self._lm_weight) if self._language_model else None
                 ),
             },
         )
