@@ -337,10 +337,10 @@ class DecoderSteps:
 
     The same operations as `TrOCRDecoder.forward` with a `DynamicCache` (eager attention,
     one query per row), without its per-step bookkeeping, and without the cache growing by
-    concatenation: the keys and values of all layers live in one buffer of (2 * layers,
-    positions, rows * heads, head size), written one position per step; `reorder` copies the
-    filled positions of the rows whose beam continues another row's (and drops the rows of
-    lines that are done), for all layers at once. The decoder's cross-attention must already
+    concatenation: the keys and values of each layer live in a buffer of (rows, heads,
+    positions, head size), written one position per step; `reorder` copies the filled
+    positions of the rows whose beam continues another row's (and moves the rows of lines
+    still going over those of lines that are done). The decoder's cross-attention must already
     be replaced (`htr.line_batches`).
     """
 
@@ -354,7 +354,6 @@ class DecoderSteps:
         self._layers = list(self._decoder.layers)
         attention = self._layers[0].self_attn
         self._heads, self._head_dim = int(attention.num_heads), int(attention.head_dim)
-        self._positions = positions
         self._length = 0
         # Queries, keys and values of a layer's self-attention in one product (the same
         # numbers as the three products: each output column is the same dot product).
@@ -367,14 +366,9 @@ class DecoderSteps:
             )
             for a in (layer.self_attn for layer in self._layers)
         ]
-        self._cache = self._empty_cache(rows)
-        """Layer i's keys at ``2 * i``, its values at ``2 * i + 1``."""
-
-    def _empty_cache(self, rows: int) -> torch.Tensor:
-        import torch
-
-        layers, heads, size = len(self._layers), self._heads, self._head_dim
-        return torch.empty((2 * layers, self._positions, rows * heads, size))
+        shape = (rows, self._heads, positions, self._head_dim)
+        self._cache = [torch.empty(shape) for _ in range(2 * len(self._layers))]
+        """Layer i's keys at ``2 * i``, its values at ``2 * i + 1``; the first rows in use."""
 
     def logits(self, tokens: torch.Tensor) -> torch.Tensor:
         """The next-token logits of each row, (rows, vocabulary), given its last token."""
@@ -393,12 +387,12 @@ class DecoderSteps:
             projected = torch.nn.functional.linear(hidden, *self._projections[i])
             projected = projected.view(rows, 3, width)
             queries = projected[:, 0] * attention.scaling
-            self._cache[2 * i, position].view(rows, width).copy_(projected[:, 1])
-            self._cache[2 * i + 1, position].view(rows, width).copy_(projected[:, 2])
-            keys = self._cache[2 * i, : position + 1].transpose(
-                0, 1
-            )  # (rows * heads, length, size)
-            values = self._cache[2 * i + 1, : position + 1].transpose(0, 1)
+            keys = self._cache[2 * i][:rows, :, : position + 1]
+            values = self._cache[2 * i + 1][:rows, :, : position + 1]
+            keys[:, :, position] = projected[:, 1].view(rows, heads, size)
+            values[:, :, position] = projected[:, 2].view(rows, heads, size)
+            keys = keys.reshape(rows * heads, position + 1, size)  # a view
+            values = values.reshape(rows * heads, position + 1, size)
             queries = queries.view(rows, 1, heads, size).transpose(1, 2).reshape(-1, 1, size)
             weights = torch.softmax(torch.bmm(queries, keys.transpose(1, 2)), dim=-1)
             output = torch.bmm(weights, values).view(rows, heads, 1, size).transpose(1, 2)
@@ -414,21 +408,18 @@ class DecoderSteps:
     def reorder(self, rows: torch.Tensor) -> None:
         """Makes row j's cache that of old row ``rows[j]`` (fewer rows drop the others).
 
-        Most beams continue their own row (about 70 % of rows on the validation lines):
-        only the rows that change are copied, unless the batch shrinks.
+        Only the rows that change are copied, in place: most beams continue their own row
+        (about 70 % of rows on the validation lines), and when lines leave the batch the rows
+        before the first of them stay where they are. The buffer keeps its size (the rows
+        past ``len(rows)`` are unused): a new, smaller one would cost a copy of every row
+        and fresh memory at each shrink.
         """
         import torch
 
-        heads = self._heads
-        filled = self._cache[:, : self._length]
-        if rows.numel() * heads != self._cache.shape[2]:
-            index = (rows[:, None] * heads + torch.arange(heads)).reshape(-1)
-            self._cache = self._empty_cache(rows.numel())
-            self._cache[:, : self._length] = filled.index_select(2, index)
-            return
         changed = (rows != torch.arange(rows.numel())).nonzero()[:, 0]
         if changed.numel() == 0:
             return
-        target = (changed[:, None] * heads + torch.arange(heads)).reshape(-1)
-        source = (rows[changed][:, None] * heads + torch.arange(heads)).reshape(-1)
-        filled.index_copy_(2, target, filled.index_select(2, source))
+        source = rows[changed]
+        for cache in self._cache:
+            filled = cache[:, :, : self._length]
+            filled.index_copy_(0, changed, filled.index_select(0, source))

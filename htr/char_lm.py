@@ -197,7 +197,21 @@ class CharLanguageModel:
             if len(self._cache) >= CACHE_LIMIT:
                 self._cache.clear()
                 self._mixed.clear()
-            found = np.log(self._probs(context)).astype(np.float32)
+            found = self._log_probs(context)
+        return found
+
+    def _log_probs(self, context: tuple[int, ...]) -> npt.NDArray[np.float32]:
+        """`log_probs` of a context of any length up to ``order - 1``, kept in the cache.
+
+        A context the training lines never had has the distribution of its suffix one token
+        shorter (`_Level.mix`): it shares that array.
+        """
+        found = self._cache.get(context)
+        if found is None:
+            if context and context not in self._levels[len(context)].rows:
+                found = self._log_probs(context[1:])
+            else:
+                found = np.log(self._probs(context)).astype(np.float32)
             self._cache[context] = found
         return found
 
@@ -267,7 +281,8 @@ def _level(counts: Counter[tuple[int, ...]], length: int) -> _Level:
     grams = sorted(counts)
     singles = sum(1 for n in counts.values() if n == 1)
     doubles = sum(1 for n in counts.values() if n == 2)
-    discount = singles / (singles + 2 * doubles) if singles + doubles else 0.5
+    # Without singletons the estimate is 0, which would leave unseen tokens no probability.
+    discount = singles / (singles + 2 * doubles) if singles else 0.5
     table = np.array(grams, dtype=np.int32).reshape(len(grams), length + 1)
     starts = np.ones(len(grams), dtype=bool)
     if len(grams) > 1 and length:

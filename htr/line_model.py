@@ -311,21 +311,20 @@ class CTCPrefixScorer:
         # Float64 and floored at LOG_FLOOR: the recursion over time is solved in closed form
         # with cumulative sums (`_prefix_recursion`), which needs finite values and precision.
         y = ctc_log_probs.detach().to(torch.float64).clamp(min=LOG_FLOOR)
-        self._y = y.transpose(0, 1).contiguous()  # (steps, lines, vocab)
-        self._vocabulary = self._y.shape[2]
-        self._y_flat = self._y.view(self._y.shape[0], -1)  # (steps, lines * vocab)
+        lines, steps, self._vocabulary = y.shape
+        # Each (line, token)'s frames contiguous: a step gathers whole rows (`_frames`).
+        self._y_rows = y.transpose(1, 2).reshape(lines * self._vocabulary, steps)
         self._beams = num_beams
         self._blank = blank_id
         self._eos = eos_id
         self._excluded = sorted({*excluded_ids, blank_id} - {eos_id})
         self._weight = weight
         self._candidates = min(candidates, ctc_log_probs.shape[-1])
-        lines, steps = self._y.shape[1], self._y.shape[0]
         # Forward variables of the empty prefix of each line (columns 0..lines-1), followed
         # by those of the prefixes scored at the last step: a step gathers its rows' parents
         # with one index.
-        self._initial_n = torch.full((steps, lines), -math.inf, dtype=self._y.dtype)
-        self._initial_b = torch.cumsum(self._y[:, :, self._blank], dim=0)
+        self._initial_n = torch.full((steps, lines), -math.inf, dtype=y.dtype)
+        self._initial_b = torch.cumsum(y[:, :, self._blank].t(), dim=0)
         self._bank_n, self._bank_b = self._initial_n, self._initial_b
         self._scored: dict[tuple[int, tuple[int, ...]], int] = {}
         """(line, prefix) of each hypothesis scored at the last step -> its index i there: its
@@ -333,7 +332,7 @@ class CTCPrefixScorer:
         was no candidate), and their parent's forward variables are in bank column
         ``lines + i``. A candidate's own forward variables are computed only if beam search
         keeps it."""
-        self._psi = torch.empty((0, ctc_log_probs.shape[-1]), dtype=self._y.dtype)
+        self._psi = torch.empty((0, ctc_log_probs.shape[-1]), dtype=y.dtype)
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         """Rescores the next-token scores of each running hypothesis."""
@@ -430,14 +429,17 @@ class CTCPrefixScorer:
             if kept:
                 state[row] = (columns + i, score)
         known = sorted(state)
-        psi_known = torch.tensor([state[row][1] for row in known], dtype=self._y.dtype)
+        psi_known = torch.tensor([state[row][1] for row in known], dtype=self._psi.dtype)
         return known, [state[row][0] for row in known], psi_known
 
     def _frames(self, lines: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        """``self._y[:, lines, tokens]`` (lines and tokens broadcast), (frames, *shape)."""
+        """The log-probabilities of `tokens` of `lines` (broadcast) per frame, (frames, *shape).
+
+        A view whose frames are its contiguous dimension (a transposed gather of rows).
+        """
         flat = (lines * self._vocabulary + tokens).reshape(-1)
         shape = torch.broadcast_shapes(lines.shape, tokens.shape)
-        return self._y_flat.index_select(1, flat).view(-1, *shape)
+        return self._y_rows.index_select(0, flat).t().view(-1, *shape)
 
     def _forward_variables(
         self, prefixes: list[tuple[int, ...]], line_index: torch.Tensor, parents: list[int]

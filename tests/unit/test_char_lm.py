@@ -160,3 +160,46 @@ def test_the_command_line_refuses_a_bad_weight(value: str) -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["transcribe", "page.jpg", "--lm-weight", value])
     assert build_parser().parse_args(["transcribe", "p.jpg", "--lm-weight", "0"]).lm_weight == 0
+
+
+def kneser_ney(lines: list[list[int]], order: int, history: list[int]) -> np.ndarray:
+    """Interpolated Kneser-Ney from its definition, with dictionaries (the test's reference)."""
+    counts: list[dict[tuple[int, ...], int]] = [{} for _ in range(order)]
+    for line in lines:
+        padded = [START] * (order - 1) + line + [END]
+        for i in range(len(padded) - order + 1):
+            gram = tuple(padded[i : i + order])
+            counts[order - 1][gram] = counts[order - 1].get(gram, 0) + 1
+    for k in range(order - 2, -1, -1):  # distinct predecessors of each shorter n-gram
+        for gram in counts[k + 1]:
+            counts[k][gram[1:]] = counts[k].get(gram[1:], 0) + 1
+    context = tuple(([START] * order + history)[-(order - 1) :]) if order > 1 else ()
+    probs = np.full(VOCABULARY, 1.0 / VOCABULARY)
+    for k in range(order):
+        singles = sum(1 for n in counts[k].values() if n == 1)
+        doubles = sum(1 for n in counts[k].values() if n == 2)
+        discount = singles / (singles + 2 * doubles) if singles else 0.5
+        here = context[len(context) - k :] if k else ()
+        followers = {g[-1]: n for g, n in counts[k].items() if g[:-1] == here}
+        if not followers:
+            continue  # an unseen context: the shorter one's distribution
+        total = sum(followers.values())
+        probs = probs * discount * len(followers) / total
+        for token, n in followers.items():
+            probs[token] += max(n - discount, 0) / total
+    return probs
+
+
+@pytest.mark.parametrize("history", [[], [A], [A, B], [B, A], [9, 10], [9, A], [D, D, D], [C, 9]])
+def test_probabilities_are_those_of_interpolated_kneser_ney(history: list[int]) -> None:
+    """Seen and unseen contexts alike (an unseen one shares its suffix's cached array).
+
+    One order of these lines has no n-gram seen once: its discount is 0.5, not 0, so that
+    no token gets probability 0.
+    """
+    lines = [*LINES, [B, A, D], [C, C, A]]
+    lm = model(lines, order=3)
+    for _ in range(2):  # computed, then from the cache
+        found = np.exp(lm.log_probs(history).astype(np.float64))
+        assert found == pytest.approx(kneser_ney(lines, 3, history), rel=1e-5)
+        assert (found > 0).all()
