@@ -59,7 +59,7 @@ def word_confidences(
     text: str,
     token_spans: Sequence[tuple[int, int]],
     token_logprobs: Sequence[float],
-    calibrate: Callable[[float], float] | None = None,
+    calibrate: Callable[[float, int], float] | None = None,
 ) -> list[WordReading]:
     """Aggregates token log-probabilities into word confidences.
 
@@ -68,7 +68,8 @@ def word_confidences(
         token_spans: For each generated token, the (start, end) character span it produced in
             `text` (empty spans for special tokens).
         token_logprobs: For each generated token, its log-probability.
-        calibrate: A monotone map applied to each word's raw confidence, if any.
+        calibrate: A map applied to each word's raw confidence and length in characters
+            (monotone in the confidence), if any.
 
     Returns:
         The words of `text` in order, each with its confidence.
@@ -88,7 +89,7 @@ def word_confidences(
                 total += logprob
         confidence = _probability(total)
         if calibrate is not None:
-            confidence = calibrate(confidence)
+            confidence = calibrate(confidence, end - start)
         words.append(WordReading(text[start:end], confidence, start, end))
     return words
 

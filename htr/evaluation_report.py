@@ -279,7 +279,8 @@ def confidence_report(
     raw = tuple(reliability_bins(confidences, correct, bins))
     calibrated: tuple[ReliabilityBin, ...] = ()
     if calibration is not None:
-        mapped = calibration.apply_many(confidences).tolist() if confidences else []
+        lengths = [len(w.text) for w in outcomes]
+        mapped = calibration.apply_many(confidences, lengths).tolist() if confidences else []
         calibrated = tuple(reliability_bins(mapped, correct, bins))
     return ConfidenceReport(
         words=len(outcomes),

@@ -44,7 +44,7 @@ class RecognizerSettings:
     Attributes:
         beams: Beam width; 1 means greedy decoding.
         n_best: How many alternative readings to keep per line (at most `beams`).
-        batch_size: Lines per batch; None picks 16 on CPU and 64 on CUDA.
+        batch_size: Lines per batch; None picks 32 on CPU and 64 on CUDA.
         device: ``"auto"`` uses CUDA when present, else the CPU.
         max_new_tokens: Longest reading in tokens; None uses the model's generation config.
         calibrated: Apply the checkpoint's stored calibration (``calibration.json``) to word

@@ -62,7 +62,9 @@ CTC_PREFIX_SCORING = True
 when False, only the finished n-best are rescored with their CTC likelihood."""
 CTC_LENGTH_FACTOR, CTC_LENGTH_MARGIN = 1.25, 8
 """With a CTC head, at most ``factor * CTC greedy length + margin`` new tokens are generated."""
-CPU_BATCH_SIZE = 16
+CPU_BATCH_SIZE = 32
+"""Lines per batch on CPU: 4 % more lines per second than 16 on the validation lines (one
+thread), 64 no more than 32; a line reads the same in any batch."""
 CUDA_BATCH_SIZE = 64
 MIN_LINE_SIDE = 2
 """Images thinner than this (in pixels) hold no readable line and are not sent to the model."""
@@ -531,7 +533,7 @@ def _words(
     tokenizer: Any,
     ids: list[int],
     scores: list[float],
-    calibrate: Callable[[float], float] | None = None,
+    calibrate: Callable[[float, int], float] | None = None,
 ) -> list[WordReading]:
     """Maps tokens to the characters they produced, then to words with confidences."""
     spans: list[tuple[int, int]] = []

@@ -162,6 +162,7 @@ def _run_eval(args: argparse.Namespace) -> int:
                 method=args.calibration_method,
                 bins=args.bins,
                 source=", ".join(str(d) for d in args.gt),
+                lengths=[len(w.text) for w in outcomes],
             )
         except CalibrationError as error:
             print(f"legajo eval: error: {error}", file=sys.stderr)

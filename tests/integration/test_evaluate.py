@@ -275,20 +275,22 @@ def test_cli_text_output_and_failures(
     assert code == 2
 
 
+@pytest.mark.parametrize("method", ["temperature", "platt-length"])
 def test_cli_fits_and_then_applies_a_calibration(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], memorised_checkpoint: Path
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], memorised_checkpoint: Path, method: str
 ) -> None:
     changed_page(tmp_path / "gt")
     model = tmp_path / "model"
     shutil.copytree(memorised_checkpoint, model)
     args = ("--gt", str(tmp_path / "gt"), "--beams", "1", "--json")
-    code, out, err = run_eval(capsys, *args, "--model", str(model), "--fit-calibration")
+    fit = ("--fit-calibration", "--calibration-method", method)
+    code, out, err = run_eval(capsys, *args, "--model", str(model), *fit)
     assert code == 0, err
     data = json.loads(out)
     assert data["calibration_written"] == str(model / CALIBRATION_FILE)
     calibration = load_calibration(model)
-    assert calibration is not None and calibration.method == "temperature"
-    assert data["confidence"]["calibration"]["method"] == "temperature"
+    assert calibration is not None and calibration.method == method
+    assert data["confidence"]["calibration"]["method"] == method
     assert data["confidence"]["calibrated_ece"] <= data["confidence"]["ece"] + 1e-9
     # The next evaluation finds calibration.json and reports raw and calibrated figures.
     code, out, err = run_eval(capsys, *args, "--model", str(model))

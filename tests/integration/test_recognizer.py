@@ -162,8 +162,9 @@ def test_word_confidences_with_a_byte_level_bpe_tokenizer() -> None:
     assert sum(round(math.log(w.confidence) / logprob) for w in words) == len(ids) - 1
 
 
+@pytest.mark.parametrize("length_weight", [None, -1.5])
 def test_stored_calibration_is_applied_unless_raw_is_asked_for(
-    memorised_checkpoint: Path, tmp_path: Path
+    memorised_checkpoint: Path, tmp_path: Path, length_weight: float | None
 ) -> None:
     import shutil
 
@@ -171,7 +172,12 @@ def test_stored_calibration_is_applied_unless_raw_is_asked_for(
 
     model_dir = tmp_path / "calibrated"
     shutil.copytree(memorised_checkpoint, model_dir)
-    calibration = Calibration("temperature", temperature=3.0)
+    if length_weight is None:
+        calibration = Calibration("temperature", temperature=3.0)
+    else:  # each word's length in characters counts too
+        calibration = Calibration(
+            "platt-length", slope=1 / 3.0, bias=0.0, length_weight=length_weight
+        )
     save_calibration(model_dir, calibration)
     image = [render_line("sepan quantos esta carta")]
     (raw,) = load_recognizer(model_dir, RecognizerSettings(calibrated=False)).recognize(image)
@@ -179,6 +185,7 @@ def test_stored_calibration_is_applied_unless_raw_is_asked_for(
     (calibrated,) = calibrated_recognizer.recognize(image)
     assert calibrated.text == raw.text
     for raw_word, word in zip(raw.words, calibrated.words, strict=True):
-        assert word.confidence == pytest.approx(calibration.apply(raw_word.confidence))
+        expected = calibration.apply(raw_word.confidence, len(word.text))
+        assert word.confidence == pytest.approx(expected)
         assert word.confidence < raw_word.confidence  # T > 1 softens confident words
     assert calibrated_recognizer.processing_step().settings["calibration"]

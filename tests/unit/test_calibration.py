@@ -204,3 +204,62 @@ def test_fit_and_save_needs_a_local_model_directory(tmp_path: Path) -> None:
     assert fit.path == tmp_path / CALIBRATION_FILE
     assert fit.ece_after < fit.ece_before
     assert load_calibration(tmp_path) == fit.calibration
+
+
+def words_with_lengths(n: int = 20000, seed: int = 5) -> tuple[list[float], list[bool], list[int]]:
+    """Words whose true accuracy is sigmoid(0.5 * logit(confidence) + 0.3 - 2 / length)."""
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(1, 12, n)
+    confidence = 1.0 / (1.0 + np.exp(-rng.normal(1.0, 2.0, n)))
+    logit = np.log(confidence / (1.0 - confidence))
+    truth = 1.0 / (1.0 + np.exp(-(0.5 * logit + 0.3 - 2.0 / lengths)))
+    correct = rng.random(n) < truth
+    return confidence.tolist(), correct.tolist(), lengths.tolist()
+
+
+def test_platt_length_finds_the_true_weights_and_beats_platt_on_short_words() -> None:
+    confidences, correct, lengths = words_with_lengths()
+    calibration = fit_calibration(confidences, correct, method="platt-length", lengths=lengths)
+    assert calibration.method == "platt-length" and calibration.needs_lengths
+    assert calibration.slope == pytest.approx(0.5, rel=0.1)
+    assert calibration.bias == pytest.approx(0.3, abs=0.15)
+    assert calibration.length_weight == pytest.approx(-2.0, rel=0.15)
+    platt = fit_calibration(confidences, correct, method="platt")
+    short = [i for i, n in enumerate(lengths) if n <= 2]
+    right = [correct[i] for i in short]
+    with_length = calibration.apply_many(confidences, lengths)[short].tolist()
+    without = platt.apply_many(confidences)[short].tolist()
+    assert expected_calibration_error(with_length, right) < 0.03
+    assert expected_calibration_error(without, right) > 0.1
+    # A short word gets less than a long word of the same raw confidence; each length keeps
+    # the order of the confidences, and 0 and 1 stay where they are.
+    assert calibration.apply(0.8, 1) < calibration.apply(0.8, 10)
+    for length in (1, 4, 30):
+        on_grid = [calibration.apply(p, length) for p in GRID]
+        assert all(b > a for a, b in itertools.pairwise(on_grid))
+        assert on_grid[0] == 0.0 and on_grid[-1] == 1.0
+
+
+def test_platt_length_needs_the_lengths_and_round_trips(tmp_path: Path) -> None:
+    confidences, correct, lengths = words_with_lengths(n=500)
+    with pytest.raises(CalibrationError, match="length"):
+        fit_calibration(confidences, correct, method="platt-length")
+    calibration = fit_calibration(confidences, correct, method="platt-length", lengths=lengths)
+    with pytest.raises(CalibrationError, match="length"):
+        calibration.apply(0.5)
+    with pytest.raises(CalibrationError, match="length"):
+        calibration.apply_many([0.5, 0.6], [3])
+    save_calibration(tmp_path, calibration)
+    loaded = load_calibration(tmp_path)
+    assert loaded == calibration
+    assert loaded is not None and loaded.apply(0.7, 3) == calibration.apply(0.7, 3)
+    assert "c=" in loaded.describe()
+    data = json.loads((tmp_path / CALIBRATION_FILE).read_text())
+    del data["parameters"]["length_weight"]
+    (tmp_path / CALIBRATION_FILE).write_text(json.dumps(data))
+    with pytest.raises(CalibrationError, match="length_weight"):
+        load_calibration(tmp_path)
+    # Methods that do not use the length ignore it.
+    assert Calibration("platt", slope=0.5, bias=0.1).apply(0.7, 2) == pytest.approx(
+        Calibration("platt", slope=0.5, bias=0.1).apply(0.7)
+    )
