@@ -81,7 +81,7 @@ def test_search_open_correct_and_find_the_correction(
     shoot(page, screenshots, "02-search.png")
 
     page.get_by_role("link", name="Open the page").first.click()
-    expect(page.get_by_role("heading", name=re.compile(r"^folio_\d\.png"))).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile(r"^folio_\d\.png$"))).to_be_visible()
     expect(page.get_by_text("Alternative readings")).to_be_visible()
     assert "page_id=" in page.url and "line_id=" in page.url
     # the page in the viewer with its outlines, the line's image, and two tables (words,
