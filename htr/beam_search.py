@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from htr.char_lm import CharLanguageModel
     from htr.line_batches import LineCrossAttention
-    from htr.line_model import CTCPrefixScorer
+    from htr.line_groups import PrefixScorer
 
 NEG = -1.0e9
 """transformers' score for a beam that may not be chosen (see `GenerationMixin._beam_search`)."""
@@ -145,7 +145,7 @@ class _Search:
 def beam_search(
     model: Any,
     cross_attention: LineCrossAttention,
-    scorer: CTCPrefixScorer | None,
+    scorer: PrefixScorer | None,
     max_lengths: list[int],
     num_beams: int,
     n_return: int,
@@ -158,7 +158,8 @@ def beam_search(
         model: A `VisionEncoderDecoderModel` whose decoder's cross-attention is replaced by
             `cross_attention` (`htr.line_batches.shared_cross_attention`).
         cross_attention: The replacement, for all lines of the batch.
-        scorer: The CTC prefix scorer of the batch's lines, or None.
+        scorer: The CTC prefix scorer of the batch's lines (`htr.line_model.CTCPrefixScorer`,
+            or `htr.line_groups.GroupedPrefixScorer`), or None.
         max_lengths: Each line's longest sequence, start token included (``max_length``).
         num_beams: Beams per line (at least 2).
         n_return: Readings returned per line (at most `num_beams`).

@@ -99,35 +99,95 @@ def new_generation_cache(model: Any) -> SharedCrossAttentionCache:
     return SharedCrossAttentionCache(DynamicCache(config=config), DynamicCache(config=config))
 
 
+@dataclass(slots=True)
+class _LineGroup:
+    """Consecutive lines whose keys and values are padded to their own longest line.
+
+    Attributes:
+        lines: How many lines.
+        padding: Added to the attention weights, (lines, 1, 1, steps): the smallest float
+            on a line's padded steps, 0 on its own; None when no line is padded.
+        keys: Per layer, (lines, heads, head size, steps).
+        values: Per layer, (lines, heads, steps, head size).
+    """
+
+    lines: int
+    padding: torch.Tensor | None
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+
+    def keep(self, lines: torch.Tensor) -> None:
+        """Keeps only the given lines (indices into the group's), in that order."""
+        self.lines = int(lines.numel())
+        if self.padding is not None:
+            self.padding = self.padding.index_select(0, lines)
+        self.keys = [keys.index_select(0, lines) for keys in self.keys]
+        self.values = [values.index_select(0, lines) for values in self.values]
+
+
 class LineCrossAttention:
     """The replaced cross-attention of a decoder's layers: one copy of each line's keys/values.
 
     Rows of the decoder's input are the lines' beams, consecutive, all lines with the same
-    number of beams. `keep` drops lines (a beam search whose lines have finished).
+    number of beams. Lines may come in consecutive groups (`group_sizes`), each attending
+    over its own longest line's steps rather than the batch's: in a batch of lines of
+    different lengths most of the steps of the short lines would be padding. `keep` drops
+    lines (a beam search whose lines have finished).
     """
 
-    def __init__(self, layers: list[Any], states: torch.Tensor, mask: torch.Tensor) -> None:
-        """Computes each layer's keys and values of `states`, (lines, steps, hidden)."""
-        import torch
+    def __init__(
+        self,
+        layers: list[Any],
+        states: torch.Tensor,
+        mask: torch.Tensor,
+        group_sizes: Sequence[int] | None = None,
+    ) -> None:
+        """Computes each layer's keys and values of `states`, (lines, steps, hidden).
 
-        padding = torch.zeros(mask.shape, dtype=states.dtype, device=states.device)
-        self._padding = padding.masked_fill(mask == 0, torch.finfo(states.dtype).min)[
-            :, None, None, :
-        ]
-        self._keys: list[torch.Tensor] = []
-        self._values: list[torch.Tensor] = []
-        for attention in layers:
-            shape = (states.shape[0], -1, attention.num_heads, attention.head_dim)
-            # Contiguous once, so that no step copies them: keys as (lines, heads, d, S),
-            # values as (lines, heads, S, d).
-            self._keys.append(attention.k_proj(states).view(shape).permute(0, 2, 3, 1).contiguous())
-            self._values.append(attention.v_proj(states).view(shape).transpose(1, 2).contiguous())
+        Args:
+            layers: The decoder's cross-attention modules.
+            states: The encoder steps, (lines, steps, hidden).
+            mask: (lines, steps), 1 on a line's own steps.
+            group_sizes: Lines per group, in order, summing to the lines; None: one group.
+
+        Raises:
+            ValueError: The group sizes do not add up to the lines, or one is not positive.
+        """
+        sizes = [int(states.shape[0])] if group_sizes is None else [int(n) for n in group_sizes]
+        if sum(sizes) != states.shape[0] or min(sizes, default=0) < 1:
+            raise ValueError(f"group sizes {sizes} do not split {states.shape[0]} lines")
+        self._groups: list[_LineGroup] = []
+        start = 0
+        for size in sizes:
+            group_mask = mask[start : start + size]
+            steps = int(group_mask.sum(dim=1).max())
+            self._groups.append(
+                _line_group(layers, states[start : start + size, :steps], group_mask[:, :steps])
+            )
+            start += size
 
     def keep(self, lines: torch.Tensor) -> None:
-        """Keeps only the given lines (indices into the current ones), in that order."""
-        self._padding = self._padding.index_select(0, lines)
-        self._keys = [keys.index_select(0, lines) for keys in self._keys]
-        self._values = [values.index_select(0, lines) for values in self._values]
+        """Keeps only the given lines (indices into the current ones, ascending).
+
+        Raises:
+            ValueError: The indices are not ascending (with more than one group).
+        """
+        if len(self._groups) == 1:
+            self._groups[0].keep(lines)
+            return
+        if lines.numel() > 1 and not bool((lines[1:] > lines[:-1]).all()):
+            raise ValueError("lines of a grouped batch are kept in order")
+        start, kept = 0, []
+        for group in self._groups:
+            size = group.lines
+            inside = lines[(lines >= start) & (lines < start + size)] - start
+            if inside.numel() == size:
+                kept.append(group)
+            elif inside.numel():
+                group.keep(inside)
+                kept.append(group)
+            start += size
+        self._groups = kept
 
     def forward(self, index: int, attention: Any) -> Callable[..., tuple[torch.Tensor, None]]:
         """The forward of layer `index`'s cross-attention module `attention`."""
@@ -136,24 +196,50 @@ class LineCrossAttention:
         def forward(
             hidden_states: torch.Tensor, *args: Any, **kwargs: Any
         ) -> tuple[torch.Tensor, None]:
-            keys, values = self._keys[index], self._values[index]
-            lines, heads, head_dim, _ = keys.shape
             rows, length, width = hidden_states.shape
-            beams = rows // lines
+            beams = rows // sum(group.lines for group in self._groups)
             queries = attention.q_proj(hidden_states) * attention.scaling
-            queries = queries.view(lines, beams * length, heads, head_dim).transpose(1, 2)
-            weights = torch.matmul(queries, keys) + self._padding
-            weights = torch.softmax(weights, dim=-1)
-            output = torch.matmul(weights, values)  # (lines, heads, beams * length, d)
+            outputs, start = [], 0
+            for group in self._groups:
+                end = start + group.lines * beams
+                # (lines, heads, beams * length, head size)
+                group_queries = queries[start:end].view(
+                    group.lines, beams * length, attention.num_heads, attention.head_dim
+                )
+                weights = torch.matmul(group_queries.transpose(1, 2), group.keys[index])
+                if group.padding is not None:
+                    weights = weights + group.padding
+                weights = torch.softmax(weights, dim=-1)
+                outputs.append(torch.matmul(weights, group.values[index]))
+                start = end
+            output = outputs[0] if len(outputs) == 1 else torch.cat(outputs)
             output = output.transpose(1, 2).reshape(rows, length, width)
             return attention.out_proj(output), None
 
         return forward
 
 
+def _line_group(layers: list[Any], states: torch.Tensor, mask: torch.Tensor) -> _LineGroup:
+    """The keys and values of each layer for `states`, (lines, steps, hidden)."""
+    import torch
+
+    padding = None
+    if not bool(mask.all()):
+        padding = torch.zeros(mask.shape, dtype=states.dtype, device=states.device)
+        padding = padding.masked_fill(mask == 0, torch.finfo(states.dtype).min)[:, None, None, :]
+    keys, values = [], []
+    for attention in layers:
+        shape = (states.shape[0], -1, attention.num_heads, attention.head_dim)
+        # Contiguous once, so that no step copies them: keys as (lines, heads, d, S),
+        # values as (lines, heads, S, d).
+        keys.append(attention.k_proj(states).view(shape).permute(0, 2, 3, 1).contiguous())
+        values.append(attention.v_proj(states).view(shape).transpose(1, 2).contiguous())
+    return _LineGroup(int(states.shape[0]), padding, keys, values)
+
+
 @contextlib.contextmanager
 def shared_cross_attention(
-    model: Any, hidden: torch.Tensor, mask: torch.Tensor
+    model: Any, hidden: torch.Tensor, mask: torch.Tensor, group_sizes: Sequence[int] | None = None
 ) -> Iterator[LineCrossAttention | None]:
     """Lets the beams of each line attend to one copy of its encoder steps while the block runs.
 
@@ -168,6 +254,8 @@ def shared_cross_attention(
         model: A `VisionEncoderDecoderModel`.
         hidden: The encoder steps, (lines, steps, hidden).
         mask: (lines, steps), 1 on a line's own steps.
+        group_sizes: Consecutive groups of lines, each attending over its own longest
+            line's steps (`length_groups`); None: all lines over the batch's.
 
     Yields:
         The replacement (whose `LineCrossAttention.keep` drops lines), or None when the
@@ -183,7 +271,7 @@ def shared_cross_attention(
         getattr(decoder_config, "cross_attention_hidden_size", None) is None
     ):
         states = model.enc_to_dec_proj(states)
-    replaced = LineCrossAttention(layers, states, mask)
+    replaced = LineCrossAttention(layers, states, mask, group_sizes)
     for index, attention in enumerate(layers):
         attention.forward = replaced.forward(index, attention)
     try:

@@ -226,7 +226,7 @@ def add_model_arguments(
         "--batch-size",
         type=positive_int,
         metavar="N",
-        help="lines per batch (default 32 CPU, 64 GPU)",
+        help="lines per batch (default 64)",
     )
     parser.add_argument("--device", choices=DEVICES, default="auto", help="default: auto")
     parser.add_argument(

@@ -80,6 +80,34 @@ def test_a_line_reads_the_same_alone_and_in_a_batch(lines: list[Image.Image]) ->
         )
 
 
+def test_a_long_line_among_short_ones_reads_the_same_in_groups(lines: list[Image.Image]) -> None:
+    """Five short lines and one four times as long as the longest of them: the recognizer
+    decodes them in groups of similar length (`htr.line_groups`), and each still reads as
+    it does alone."""
+    from htr.line_groups import length_groups
+
+    short = lines[:5]
+    height = max(line.height for line in lines[-4:])
+    parts = [line.resize((line.width * height // line.height, height)) for line in lines[-4:]]
+    long = Image.new("RGB", (sum(part.width for part in parts), height), "white")
+    x = 0
+    for part in parts:
+        long.paste(part.convert("RGB"), (x, 0))
+        x += part.width
+    chosen = [*short, long]
+    steps = [line.width * 48 // line.height // 4 for line in chosen]  # about the encoder steps
+    assert len(length_groups(sorted(steps), BEAMS)) > 1
+    alone = read(chosen, batch_size=1)
+    batched = read(chosen, batch_size=6)
+    assert len(alone[-1].text) > 2 * max(len(r.text) for r in alone[:-1])
+    assert [r.text for r in batched] == [r.text for r in alone]
+    for a, b in zip(alone, batched, strict=True):
+        assert [x.text for x in b.alternatives] == [x.text for x in a.alternatives]
+        assert [w.confidence for w in b.words] == pytest.approx(
+            [w.confidence for w in a.words], abs=1e-3
+        )
+
+
 def test_the_best_reading_is_what_generate_returns_first(lines: list[Image.Image]) -> None:
     """The transformers loop with the same joint decoding gives the same best readings
     (without the bundled model's language model, which `generate` does not know)."""
@@ -128,17 +156,24 @@ class LanguageModelScores(LogitsProcessor):
         return scores + self.weight * torch.from_numpy(np.stack(rows))
 
 
-@pytest.mark.parametrize("fused", [False, True], ids=["alone", "with-language-model"])
+@pytest.mark.parametrize(
+    ("fused", "grouped"),
+    [(False, False), (True, False), (False, True)],
+    ids=["alone", "with-language-model", "in-length-groups"],
+)
 def test_the_batched_beam_search_is_generate_line_by_line(
-    lines: list[Image.Image], language_model: CharLanguageModel, fused: bool
+    lines: list[Image.Image], language_model: CharLanguageModel, fused: bool, grouped: bool
 ) -> None:
     """`htr.beam_search` drops lines as they finish, each at its own length bound; every line's
     n-best, their scores and their token scores are those of `generate` reading it alone,
-    with the language model's scores added to the joint ones when it is fused."""
+    with the language model's scores added to the joint ones when it is fused, and also
+    when the lines' cross-attention and CTC scoring run in groups of similar length
+    (`htr.line_groups`)."""
     from transformers import AutoProcessor, LogitsProcessorList, VisionEncoderDecoderModel
 
     from htr.beam_search import beam_search
     from htr.line_batches import encode_lines, shared_cross_attention, stack_encoded
+    from htr.line_groups import GroupedPrefixScorer
     from htr.line_model import CTCPrefixScorer
     from htr.trocr import CTC_LENGTH_FACTOR, CTC_LENGTH_MARGIN, CTC_WEIGHT
 
@@ -167,12 +202,23 @@ def test_the_batched_beam_search_is_generate_line_by_line(
         bounds[3] = bounds[7] = 4  # these lines end at their length bound, not with </s>
         batch = stack_encoded(encoded, blank_id=0)
         assert batch.ctc_log_probs is not None
-        with shared_cross_attention(model, batch.hidden, batch.mask) as shared:
+        groups = None
+        batch_scorer: CTCPrefixScorer | GroupedPrefixScorer = scorer(batch.ctc_log_probs)
+        if grouped:
+            # Set, not chosen: these lines are not far enough apart for `length_groups`.
+            groups = [3, 3, 4]
+            scorers, first = [], 0
+            for size in groups:
+                frames = max(line.steps for line in encoded[first : first + size])
+                scorers.append(scorer(batch.ctc_log_probs[first : first + size, :frames]))
+                first += size
+            batch_scorer = GroupedPrefixScorer(scorers, groups)
+        with shared_cross_attention(model, batch.hidden, batch.mask, groups) as shared:
             assert shared is not None
             found = beam_search(
                 model,
                 shared,
-                scorer(batch.ctc_log_probs),
+                batch_scorer,
                 bounds,
                 BEAMS,
                 BEAMS,
