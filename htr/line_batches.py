@@ -11,8 +11,9 @@ one-line batch is), and only the decoder runs batched:
 - `shared_cross_attention` replaces the decoder's cross-attention while the batch is decoded
   (by `htr.beam_search`, or `generate`): the beams of a line attend to one copy of its
   encoder steps (not one copy per beam, as `generate` expands them), with the padded steps
-  masked; `LineCrossAttention.keep` drops the lines whose search is over. For decoders not
-  laid out like TrOCR's, `masked_cross_attention` hands the decoder an
+  masked (in groups of lines of similar length, each over its own longest line's steps:
+  `htr.line_groups`); `LineCrossAttention.keep` drops the lines whose search is over. For
+  decoders not laid out like TrOCR's, `masked_cross_attention` hands the decoder an
   ``encoder_attention_mask`` instead (`VisionEncoderDecoderModel.forward` passes none itself).
 - Padded CTC frames emit the blank with certainty, which leaves every CTC prefix score
   (`htr.line_model.CTCPrefixScorer`) as it is without them.
@@ -255,7 +256,7 @@ def shared_cross_attention(
         hidden: The encoder steps, (lines, steps, hidden).
         mask: (lines, steps), 1 on a line's own steps.
         group_sizes: Consecutive groups of lines, each attending over its own longest
-            line's steps (`length_groups`); None: all lines over the batch's.
+            line's steps (`htr.line_groups.length_groups`); None: all lines over the batch's.
 
     Yields:
         The replacement (whose `LineCrossAttention.keep` drops lines), or None when the
