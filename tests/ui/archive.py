@@ -74,6 +74,14 @@ def write_page(texts: Sequence[str], path: Path, width: int = 640) -> None:
     )
 
 
+PAGE_TEXTS = {
+    "folio_1.png": MEMORISED_TEXTS,
+    "folio_2.png": MEMORISED_TEXTS[1:],
+    "folio_3.png": MEMORISED_TEXTS[:1],
+}
+"""The lines of each page of `build_archive`: "sepan quantos esta carta" is on two pages."""
+
+
 def build_archive(home: Path, checkpoint: Path) -> Archive:
     """Writes three pages and a broken file under `home`/scans and indexes them.
 
@@ -83,14 +91,9 @@ def build_archive(home: Path, checkpoint: Path) -> Archive:
     """
     scans = home / "scans"
     scans.mkdir(parents=True)
-    pages = (
-        scans / "folio_1.png",
-        scans / "folio_2.png",
-        scans / "folio_3.png",
-    )
-    write_page(MEMORISED_TEXTS, pages[0])
-    write_page(MEMORISED_TEXTS[1:], pages[1])
-    write_page(MEMORISED_TEXTS[:1], pages[2])
+    pages = tuple(scans / name for name in PAGE_TEXTS)
+    for path, texts in zip(pages, PAGE_TEXTS.values(), strict=True):
+        write_page(texts, path)
     (scans / "roto.png").write_bytes(b"not an image")
     storage = resolve_storage(home, None, environ={})
     archive = Archive(storage=storage, pages=pages)
