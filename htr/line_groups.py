@@ -53,16 +53,16 @@ def length_groups(steps: Sequence[int], beams: int) -> list[int]:
         The number of lines in each group, in order (empty for no lines).
     """
     count = len(steps)
-    best = [0] + [0] * count
-    cut = [0] * (count + 1)
+    best = [0] * (count + 1)  # best[end]: least cost of the first `end` lines
+    cut = [0] * (count + 1)  # cut[end]: where the last group of that split starts
     for end in range(1, count + 1):
-        longest, choice = 0, None
+        best[end] = -1
+        longest = 0
         for start in range(end - 1, -1, -1):
             longest = max(longest, steps[start])
             cost = best[start] + GROUP_COST_IN_STEPS + (end - start) * beams * longest
-            if choice is None or cost < best[end]:
-                best[end], choice = cost, start
-        cut[end] = 0 if choice is None else choice
+            if best[end] < 0 or cost < best[end]:
+                best[end], cut[end] = cost, start
     sizes = []
     end = count
     while end:
@@ -88,15 +88,10 @@ class GroupedPrefixScorer:
     def rescore(
         self, input_ids: torch.Tensor, scores: torch.Tensor, lines: Sequence[int]
     ) -> torch.Tensor:
-        """Rescores each row with its line's group's scorer (see `CTCPrefixScorer.rescore`).
+        """Rescores each row with its line's group's scorer.
 
-        Args:
-            input_ids: The hypotheses so far, start token first, (rows, length).
-            scores: The decoder's next-token scores, (rows, vocabulary).
-            lines: The line (of the whole batch) of each row, ascending.
-
-        Returns:
-            The joint scores, (rows, vocabulary).
+        As `htr.line_model.CTCPrefixScorer.rescore`, with `lines` naming each row's line in
+        the whole batch, in ascending order.
 
         Raises:
             ValueError: The rows' lines are not in ascending order.
