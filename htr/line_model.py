@@ -319,7 +319,8 @@ class CTCPrefixScorer:
         self._eos = eos_id
         self._excluded = sorted({*excluded_ids, blank_id} - {eos_id})
         self._weight = weight
-        self._candidates = min(candidates, ctc_log_probs.shape[-1])
+        # Never more candidates than allowed tokens: top-k would otherwise take excluded ones.
+        self._candidates = min(candidates, self._vocabulary - len(self._excluded))
         # Forward variables of the empty prefix of each line (columns 0..lines-1), followed
         # by those of the prefixes scored at the last step: a step gathers its rows' parents
         # with one index.

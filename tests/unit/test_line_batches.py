@@ -71,6 +71,14 @@ def test_padded_ctc_frames_leave_the_prefix_scores_unchanged() -> None:
         assert torch.allclose(alone[finite], in_batch[finite], atol=1e-4)
 
 
+def test_a_vocabulary_smaller_than_the_candidates_never_proposes_an_excluded_token() -> None:
+    torch.manual_seed(3)
+    vocabulary = 6  # blank 0, start 1 (excluded), end 2: 4 allowed tokens, 8 candidates asked
+    for out in run_scorer(torch.randn(2, 20, vocabulary).log_softmax(-1), 3, 4):
+        assert torch.equal(out[:, :2], torch.full_like(out[:, :2], -math.inf))
+        assert torch.isfinite(out[:, 2:]).all()
+
+
 def test_stacked_lines_are_masked_and_their_ctc_padding_is_blank() -> None:
     short = EncodedLine(torch.ones(3, 4), torch.zeros(3, 5).log_softmax(-1), 1)
     long = EncodedLine(torch.ones(5, 4), torch.zeros(5, 5).log_softmax(-1), 2)
