@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 from transformers.cache_utils import EncoderDecoderCache
 
+from htr.line_groups import group_slices
+
 if TYPE_CHECKING:
     import torch
     from PIL import Image
@@ -158,14 +160,9 @@ class LineCrossAttention:
         if sum(sizes) != states.shape[0] or min(sizes, default=0) < 1:
             raise ValueError(f"group sizes {sizes} do not split {states.shape[0]} lines")
         self._groups: list[_LineGroup] = []
-        start = 0
-        for size in sizes:
-            group_mask = mask[start : start + size]
-            steps = int(group_mask.sum(dim=1).max())
-            self._groups.append(
-                _line_group(layers, states[start : start + size, :steps], group_mask[:, :steps])
-            )
-            start += size
+        for group in group_slices(sizes):
+            steps = int(mask[group].sum(dim=1).max())
+            self._groups.append(_line_group(layers, states[group, :steps], mask[group, :steps]))
 
     def keep(self, lines: torch.Tensor) -> None:
         """Keeps only the given lines (indices into the current ones, ascending).

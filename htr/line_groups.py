@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -71,6 +71,12 @@ def length_groups(steps: Sequence[int], beams: int) -> list[int]:
     return sizes[::-1]
 
 
+def group_slices(group_sizes: Sequence[int]) -> list[slice]:
+    """The lines of each group, as slices of the batch's lines."""
+    bounds = itertools.accumulate(group_sizes, initial=0)
+    return [slice(start, end) for start, end in itertools.pairwise(bounds)]
+
+
 class GroupedPrefixScorer:
     """The CTC prefix scorers of consecutive groups of a batch's lines, asked as one."""
 
@@ -83,7 +89,31 @@ class GroupedPrefixScorer:
         if len(scorers) != len(group_sizes):
             raise ValueError(f"{len(scorers)} scorers for {len(group_sizes)} groups")
         self._scorers = list(scorers)
-        self._starts = list(itertools.accumulate(group_sizes, initial=0))
+        self._groups = group_slices(group_sizes)
+
+    @classmethod
+    def over_own_frames(
+        cls,
+        new_scorer: Callable[[torch.Tensor], PrefixScorer],
+        ctc_log_probs: torch.Tensor,
+        steps: Sequence[int],
+        group_sizes: Sequence[int],
+    ) -> GroupedPrefixScorer:
+        """One scorer per group, over its lines' CTC frames up to its own longest line's.
+
+        Args:
+            new_scorer: Makes a scorer of some lines' CTC log-probabilities.
+            ctc_log_probs: The batch's, (lines, frames, vocabulary), padded to its longest line.
+            steps: Each line's own frames.
+            group_sizes: Lines per group, in order.
+        """
+        return cls(
+            [
+                new_scorer(ctc_log_probs[group, : max(steps[group])])
+                for group in group_slices(group_sizes)
+            ],
+            group_sizes,
+        )
 
     def rescore(
         self, input_ids: torch.Tensor, scores: torch.Tensor, lines: Sequence[int]
@@ -103,11 +133,9 @@ class GroupedPrefixScorer:
         if any(later < earlier for earlier, later in itertools.pairwise(lines)):
             raise ValueError("the rows of a grouped batch come in the order of their lines")
         rescored = []
-        for scorer, (first, after) in zip(
-            self._scorers, itertools.pairwise(self._starts), strict=True
-        ):
-            low, high = bisect_left(lines, first), bisect_left(lines, after)
+        for scorer, group in zip(self._scorers, self._groups, strict=True):
+            low, high = bisect_left(lines, group.start), bisect_left(lines, group.stop)
             if low < high:
-                group_lines = [line - first for line in lines[low:high]]
+                group_lines = [line - group.start for line in lines[low:high]]
                 rescored.append(scorer.rescore(input_ids[low:high], scores[low:high], group_lines))
         return torch.cat(rescored)

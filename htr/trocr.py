@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from htr.line_batches import EncodedLine, LineCrossAttention
-    from htr.line_groups import GroupedPrefixScorer, PrefixScorer
+    from htr.line_groups import PrefixScorer
     from htr.line_model import CTCPrefixScorer
 
 logger = logging.getLogger(__name__)
@@ -314,7 +314,7 @@ class TrOCRRecognizer:
             shared_cross_attention,
             stack_encoded,
         )
-        from htr.line_groups import length_groups
+        from htr.line_groups import GroupedPrefixScorer, length_groups
 
         model = self._model
         options = self._generate_options()
@@ -332,8 +332,13 @@ class TrOCRRecognizer:
         encoded = BaseModelOutput(last_hidden_state=batch.hidden)
         with shared_cross_attention(model, batch.hidden, batch.mask, groups) as shared:
             if shared is not None and searchable:
-                scorer = _grouped_scorer(
-                    model, tokenizer, batch.ctc_log_probs, groups, lines, options["num_beams"]
+                scorer = GroupedPrefixScorer.over_own_frames(
+                    lambda log_probs: _new_scorer(
+                        model, tokenizer, log_probs, options["num_beams"]
+                    ),
+                    batch.ctc_log_probs,
+                    [line.steps for line in lines],
+                    groups,
                 )
                 return self._search_encoded(lines, shared, scorer, options)
             if CTC_PREFIX_SCORING:
@@ -489,26 +494,6 @@ def _new_scorer(
         excluded_ids=[i for i in (tokenizer.bos_token_id, tokenizer.pad_token_id) if i is not None],
         weight=CTC_WEIGHT,
     )
-
-
-def _grouped_scorer(
-    model: Any,
-    tokenizer: Any,
-    ctc_log_probs: torch.Tensor,
-    groups: list[int],
-    lines: list[EncodedLine],
-    beams: int,
-) -> GroupedPrefixScorer:
-    """One CTC prefix scorer per group of lines, over its own longest line's frames."""
-    from htr.line_groups import GroupedPrefixScorer
-
-    scorers, start = [], 0
-    for size in groups:
-        frames = max(line.steps for line in lines[start : start + size])
-        group_log_probs = ctc_log_probs[start : start + size, :frames]
-        scorers.append(_new_scorer(model, tokenizer, group_log_probs, beams))
-        start += size
-    return GroupedPrefixScorer(scorers, groups)
 
 
 def _ctc_blank(model: Any) -> int:

@@ -207,12 +207,9 @@ def test_the_batched_beam_search_is_generate_line_by_line(
         if grouped:
             # Set, not chosen: these lines are not far enough apart for `length_groups`.
             groups = [3, 3, 4]
-            scorers, first = [], 0
-            for size in groups:
-                frames = max(line.steps for line in encoded[first : first + size])
-                scorers.append(scorer(batch.ctc_log_probs[first : first + size, :frames]))
-                first += size
-            batch_scorer = GroupedPrefixScorer(scorers, groups)
+            batch_scorer = GroupedPrefixScorer.over_own_frames(
+                scorer, batch.ctc_log_probs, [line.steps for line in encoded], groups
+            )
         with shared_cross_attention(model, batch.hidden, batch.mask, groups) as shared:
             assert shared is not None
             found = beam_search(

@@ -9,18 +9,22 @@ import pytest
 import torch
 
 from htr.line_batches import LineCrossAttention
-from htr.line_groups import GROUP_COST_IN_STEPS, GroupedPrefixScorer, length_groups
+from htr.line_groups import (
+    GROUP_COST_IN_STEPS,
+    GroupedPrefixScorer,
+    group_slices,
+    length_groups,
+)
 from htr.line_model import CTCPrefixScorer
 
 BEAMS = 2
 
 
 def split_cost(steps: list[int], sizes: list[int], beams: int) -> int:
-    cost, start = 0, 0
-    for size in sizes:
-        cost += GROUP_COST_IN_STEPS + size * beams * max(steps[start : start + size])
-        start += size
-    return cost
+    return sum(
+        GROUP_COST_IN_STEPS + len(steps[group]) * beams * max(steps[group])
+        for group in group_slices(sizes)
+    )
 
 
 def every_split(count: int) -> list[list[int]]:
